@@ -1,0 +1,316 @@
+"""Typed configuration: every option of int2int, its default and its help text.
+
+Each Hydra config group (``task``, ``encoding``, ``architecture``, ``optimizer``, ``schedule``,
+``hardware``) has one dataclass per option, registered in Hydra's ConfigStore as the schema the
+group's YAML files extend (``conf/<group>/<option>.yaml`` starts with ``defaults: [<option>_schema]``).
+The root :class:`Config` composes them with the non-group sections ``data`` and ``eval``.
+
+Hydra checks names and types at compose time (struct mode); :func:`validate` checks the rules
+that types cannot express (``encoding.base >= 2``...) before any compute is spent, and names the
+key at fault in its message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class ConfigError(ValueError):
+    """A configuration value breaks a rule; the message names the key and the rule."""
+
+
+def opt(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - "help" mirrors argparse
+    """A dataclass field with a default and a help text (kept in the field's metadata)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# task
+# --------------------------------------------------------------------------------------------
+@dataclass
+class TaskConfig:
+    """Fields every task has."""
+
+    name: str = opt(MISSING, "Task name (set by the chosen option of the `task` group).")
+
+
+@dataclass
+class IntPairTaskConfig(TaskConfig):
+    """Tasks whose input is two integers drawn uniformly in [min_int, max_int]."""
+
+    min_int: int = opt(1, "Smallest operand (the original's --minint).")
+    max_int: int = opt(1_000_000, "Largest operand (the original's --maxint).")
+    max_class: int = opt(101, "Per-class accuracy lumps every class key >= max_class together.")
+
+
+@dataclass
+class FractionConfig(IntPairTaskConfig):
+    name: str = opt("fraction_add", "fraction_add, fraction_product, fraction_simplify, fraction_round, "
+                    "fraction_compare or fraction_determinant; integers uniform in [min_int, max_int].")
+    max_int: int = opt(1000, "Largest integer of the fractions (the original's --maxint).")
+    accept_unreduced: bool = opt(False, "fraction_add/fraction_product: credit an unreduced but equal fraction as right.")
+
+
+@dataclass
+class MatrixRankConfig(TaskConfig):
+    name: str = opt("matrix_rank", "Rank of a dim1 x dim2 integer matrix P Q, P dim1 x r, Q r x dim2, r uniform.")
+    dim1: int = opt(5, "Rows of the matrix (original default 10).")
+    dim2: int = opt(5, "Columns of the matrix (original default 10).")
+    max_int: int = opt(10, "Entries of P and Q are uniform in [-max_int, max_int].")
+    max_class: int = opt(101, "Per-class accuracy lumps every class key >= max_class together.")
+
+
+@dataclass
+class DigitsConfig(TaskConfig):
+    name: str = opt("add", "add, sub or mix (add or sub per example) of n_digits-digit integers.")
+    n_digits: int = opt(5, "Digits of each operand, in encoding.base.")
+    reverse_output: bool = opt(False, "Write the output least significant digit first.")
+    max_class: int = opt(101, "Per-class accuracy lumps every class key >= max_class together.")
+
+
+@dataclass
+class GcdConfig(IntPairTaskConfig):
+    name: str = opt("gcd", "Greatest common divisor of two integers.")
+
+
+@dataclass
+class ModularConfig(IntPairTaskConfig):
+    name: str = opt("modular_add", "modular_add: (a+b) mod modulus; modular_mul: (a*b) mod modulus.")
+    modulus: int = opt(67, "The modulus (the original's --modulus).")
+
+
+# --------------------------------------------------------------------------------------------
+# encoding
+# --------------------------------------------------------------------------------------------
+@dataclass
+class EncodingConfig:
+    name: str = opt("positional", "Integer encoding: a sign token then base-B digits, most significant first.")
+    base: int = opt(30, "Base B of positional integers (the original's --base; its default is 1000).")
+
+
+# --------------------------------------------------------------------------------------------
+# architecture
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ArchitectureConfig:
+    name: str = opt("encoder_decoder", "Model family.")
+    n_enc_layers: int = opt(1, "Encoder layers (original default 4).")
+    n_dec_layers: int = opt(1, "Decoder layers (original default 4).")
+    enc_emb_dim: int = opt(128, "Encoder embedding dimension (original default 256).")
+    dec_emb_dim: int = opt(128, "Decoder embedding dimension (original default 256).")
+    n_enc_heads: int = opt(4, "Encoder attention heads (original default 8).")
+    n_dec_heads: int = opt(4, "Decoder attention heads (original default 8).")
+    ffn_mult: int = opt(4, "Feed-forward hidden size as a multiple of the embedding dimension.")
+    dropout: float = opt(0.0, "Dropout on embeddings, attention outputs and feed-forward outputs.")
+    attention_dropout: float = opt(0.0, "Dropout on attention weights (training only).")
+    share_inout_emb: bool = opt(True, "Tie the decoder's output projection to its input embeddings.")
+    max_positions: int = opt(512, "Size of the learned positional embedding tables (longest sequence).")
+
+
+# --------------------------------------------------------------------------------------------
+# optimizer
+# --------------------------------------------------------------------------------------------
+@dataclass
+class OptimizerConfig:
+    name: str = opt("adam", "torch.optim optimiser.")
+    lr: float = opt(1e-3, "Peak learning rate (original default 1e-4).")
+    weight_decay: float = opt(0.0, "Weight decay (decoupled for adamw, L2 for adam and sgd).")
+    clip_grad_norm: float = opt(5.0, "Clip the gradient norm to this value; 0 disables clipping.")
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    name: str = opt("adam", "torch.optim.Adam.")
+    beta1: float = opt(0.9, "Adam beta1.")
+    beta2: float = opt(0.999, "Adam beta2.")
+    eps: float = opt(1e-8, "Adam epsilon.")
+
+
+@dataclass
+class AdamWConfig(AdamConfig):
+    name: str = opt("adamw", "torch.optim.AdamW.")
+    weight_decay: float = opt(0.01, "Decoupled weight decay.")
+
+
+@dataclass
+class SgdConfig(OptimizerConfig):
+    name: str = opt("sgd", "torch.optim.SGD.")
+    lr: float = opt(0.01, "Learning rate.")
+    momentum: float = opt(0.9, "SGD momentum.")
+    nesterov: bool = opt(False, "Nesterov momentum.")
+
+
+# --------------------------------------------------------------------------------------------
+# schedule
+# --------------------------------------------------------------------------------------------
+@dataclass
+class ScheduleConfig:
+    name: str = opt("constant", "Learning-rate schedule.")
+    epoch_size: int = opt(50_000, "Training examples per epoch; each epoch ends with an evaluation (original 300000).")
+    max_epoch: int = opt(6, "Number of epochs to train (original 100000).")
+    batch_size: int = opt(128, "Training examples per optimisation step (original 32).")
+    warmup_steps: int = opt(0, "Linear warm-up steps from 0 to the peak learning rate.")
+    log_every: int = opt(100, "Log a line (step, examples/s, loss, learning rate) every N steps.")
+
+
+@dataclass
+class WarmupCosineConfig(ScheduleConfig):
+    name: str = opt("warmup_cosine", "Linear warm-up then cosine decay to min_lr_ratio x lr at the last step.")
+    warmup_steps: int = opt(500, "Linear warm-up steps.")
+    min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
+
+
+@dataclass
+class InverseSqrtConfig(ScheduleConfig):
+    name: str = opt("inverse_sqrt", "Linear warm-up then lr * sqrt(warmup_steps / step).")
+    warmup_steps: int = opt(1000, "Linear warm-up steps (also the decay's reference step).")
+
+
+# --------------------------------------------------------------------------------------------
+# hardware
+# --------------------------------------------------------------------------------------------
+@dataclass
+class HardwareConfig:
+    name: str = opt("auto", "Where jobs run.")
+    device: str = opt("auto", "torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:N.")
+    num_threads: int = opt(0, "CPU threads for torch (torch.set_num_threads); 0 keeps torch's default.")
+
+
+# --------------------------------------------------------------------------------------------
+# non-group sections
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DataConfig:
+    max_len: int = opt(512, "Longest input or output sequence in tokens; longer examples are dropped.")
+
+
+@dataclass
+class EvalConfig:
+    size: int = opt(2_000, "Examples in the validation set (original --eval_size 10000).")
+    batch_size: int = opt(500, "Examples per evaluation batch (original --batch_size_eval 128).")
+    seed: int = opt(12345, "Seed of the validation set, fixed so that every run of a sweep sees the same set.")
+    max_output_len: int = opt(0, "Longest decoded output in tokens; 0 derives it from the task.")
+    every: int = opt(1, "Evaluate every N epochs (and always after the last one).")
+
+
+@dataclass
+class Config:
+    """The one typed configuration the training core receives."""
+
+    task: Any = MISSING
+    encoding: EncodingConfig = MISSING
+    architecture: ArchitectureConfig = MISSING
+    optimizer: OptimizerConfig = MISSING
+    schedule: ScheduleConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = opt(0, "Seed of model initialisation and training data.")
+    mode: str = opt("train", "train: train and evaluate.")
+
+
+#: The schema of each option of each group: group -> option -> dataclass.
+GROUP_SCHEMAS: dict[str, dict[str, type]] = {
+    "task": {
+        "gcd": GcdConfig, "modular_add": ModularConfig, "modular_mul": ModularConfig,
+        **{f"fraction_{op}": FractionConfig for op in ("add", "product", "simplify", "round", "compare", "determinant")},
+        "matrix_rank": MatrixRankConfig, "add": DigitsConfig, "sub": DigitsConfig, "mix": DigitsConfig,
+    },
+    "encoding": {"positional": EncodingConfig},
+    "architecture": {"encoder_decoder": ArchitectureConfig},
+    "optimizer": {"adam": AdamConfig, "adamw": AdamWConfig, "sgd": SgdConfig},
+    "schedule": {"constant": ScheduleConfig, "warmup_cosine": WarmupCosineConfig, "inverse_sqrt": InverseSqrtConfig},
+    "hardware": {"auto": HardwareConfig, "cpu": HardwareConfig, "gpu": HardwareConfig},
+}
+
+
+def register_configs() -> None:
+    """Store the root schema and one ``<option>_schema`` node per group option in the ConfigStore."""
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    for group, options in GROUP_SCHEMAS.items():
+        for option, schema in options.items():
+            cs.store(group=group, name=f"{option}_schema", node=schema)
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+def _require(ok: bool, key: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {rule}")
+
+
+def validate(cfg: Config) -> None:
+    """Check the rules that types cannot express; raise :class:`ConfigError` naming the key."""
+    t = cfg.task
+    if isinstance(t, IntPairTaskConfig):
+        _require(t.min_int <= t.max_int, "task.min_int", t.min_int, f"must be <= task.max_int ({t.max_int})")
+        _require(t.max_class >= 1, "task.max_class", t.max_class, "must be >= 1")
+        _require(max(abs(t.min_int), abs(t.max_int)) < 2**62, "task.max_int", t.max_int, "must be < 2**62")
+    if isinstance(t, MatrixRankConfig):
+        for key in ("dim1", "dim2", "max_int"):
+            _require(getattr(t, key) >= 1, f"task.{key}", getattr(t, key), "must be >= 1")
+    if isinstance(t, DigitsConfig):
+        _require(t.n_digits >= 1, "task.n_digits", t.n_digits, "must be >= 1")
+    if isinstance(t, ModularConfig):
+        _require(t.modulus >= 2, "task.modulus", t.modulus, "must be >= 2")
+    _require(cfg.encoding.base >= 2, "encoding.base", cfg.encoding.base, "must be >= 2")
+
+    a = cfg.architecture
+    for side in ("enc", "dec"):
+        dim, heads, layers = (getattr(a, f"{side}_emb_dim"), getattr(a, f"n_{side}_heads"), getattr(a, f"n_{side}_layers"))
+        _require(dim > 0, f"architecture.{side}_emb_dim", dim, "must be > 0")
+        _require(heads > 0, f"architecture.n_{side}_heads", heads, "must be > 0")
+        _require(layers >= 0 if side == "enc" else layers > 0, f"architecture.n_{side}_layers", layers,
+                 "must be >= 0" if side == "enc" else "must be > 0")
+        _require(dim % heads == 0, f"architecture.{side}_emb_dim", dim,
+                 f"must be divisible by architecture.n_{side}_heads ({heads})")
+    _require(a.ffn_mult > 0, "architecture.ffn_mult", a.ffn_mult, "must be > 0")
+    for key in ("dropout", "attention_dropout"):
+        v = getattr(a, key)
+        _require(0.0 <= v < 1.0, f"architecture.{key}", v, "must be in [0, 1)")
+    _require(a.max_positions > 0, "architecture.max_positions", a.max_positions, "must be > 0")
+
+    o = cfg.optimizer
+    _require(o.lr > 0, "optimizer.lr", o.lr, "must be > 0")
+    _require(o.weight_decay >= 0, "optimizer.weight_decay", o.weight_decay, "must be >= 0")
+    _require(o.clip_grad_norm >= 0, "optimizer.clip_grad_norm", o.clip_grad_norm, "must be >= 0 (0 disables)")
+
+    s = cfg.schedule
+    for key in ("epoch_size", "max_epoch", "batch_size", "log_every"):
+        _require(getattr(s, key) > 0, f"schedule.{key}", getattr(s, key), "must be > 0")
+    _require(s.warmup_steps >= 0, "schedule.warmup_steps", s.warmup_steps, "must be >= 0")
+    if isinstance(s, WarmupCosineConfig):
+        _require(0 <= s.min_lr_ratio <= 1, "schedule.min_lr_ratio", s.min_lr_ratio, "must be in [0, 1]")
+    if isinstance(s, InverseSqrtConfig):
+        _require(s.warmup_steps > 0, "schedule.warmup_steps", s.warmup_steps, "must be > 0 for inverse_sqrt")
+
+    h = cfg.hardware
+    _require(h.num_threads >= 0, "hardware.num_threads", h.num_threads, "must be >= 0")
+    _require(h.device == "auto" or h.device == "cpu" or h.device.startswith("cuda"), "hardware.device", h.device,
+             "must be auto, cpu, cuda or cuda:N")
+
+    _require(cfg.data.max_len > 0, "data.max_len", cfg.data.max_len, "must be > 0")
+    e = cfg.eval
+    for key in ("size", "batch_size", "every"):
+        _require(getattr(e, key) > 0, f"eval.{key}", getattr(e, key), "must be > 0")
+    _require(e.max_output_len >= 0, "eval.max_output_len", e.max_output_len, "must be >= 0 (0 derives it from the task)")
+    _require(cfg.mode in ("train",), "mode", cfg.mode, "must be train")
+
+
+def to_dict(obj: Any) -> Any:
+    """A plain nested dict of a config dataclass (for run.json and checkpoints)."""
+    return dataclasses.asdict(obj)
+
+
+def field_help(schema: type) -> dict[str, str]:
+    """Help text of each field of a config dataclass (used by docs and ``--help``)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(schema)}

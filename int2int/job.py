@@ -1,0 +1,76 @@
+"""One job of a sweep: Hydra's composed config in, a trained run directory out.
+
+Converts the composed DictConfig into the typed :class:`~int2int.config.Config`, validates it before
+any compute, records ``run.json`` and ``status.json`` in Hydra's output directory, then trains.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from .config import Config, validate
+from .run_files import RUN_FILE, now, write_json, write_status
+
+log = logging.getLogger(__name__)
+
+
+def to_config(cfg: DictConfig) -> Config:
+    """The typed config (dataclass instances all the way down) of a composed DictConfig."""
+    obj = OmegaConf.to_object(cfg)
+    if not isinstance(obj, Config):
+        raise TypeError(f"expected an int2int Config, got {type(obj).__name__}")
+    return obj
+
+
+def job_info() -> dict[str, Any]:
+    """Run directory, group choices, overrides and sweep position, from Hydra's runtime config."""
+    hc = HydraConfig.get()
+    choices = {g: c for g, c in hc.runtime.choices.items() if not g.startswith("hydra")}
+    multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
+    return {
+        "run_dir": hc.runtime.output_dir,
+        "choices": choices,
+        "overrides": list(hc.overrides.task),
+        "sweep_dir": str(Path(hc.sweep.dir).resolve()) if multirun else None,
+        "job_num": hc.job.num if multirun else None,
+    }
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    """Hydra task function body: returns the last validation accuracy (for sweepers that optimise)."""
+    config = to_config(cfg)
+    validate(config)
+    info = job_info()
+    run_dir = Path(info["run_dir"])
+    write_json(run_dir / RUN_FILE, {
+        "run_id": f"{Path(info['sweep_dir']).name}/{info['job_num']}" if info["sweep_dir"] else run_dir.name,
+        "run_dir": str(run_dir.resolve()),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "choices": info["choices"],
+        "overrides": info["overrides"],
+        "sweep_dir": info["sweep_dir"],
+        "job_num": info["job_num"],
+        "started": now(),
+    })
+    log.info("run directory: %s", run_dir.resolve())
+    from .train import train  # torch is imported only once the config is known to be valid
+
+    write_status(run_dir, "running", 0)
+    try:
+        record = train(config, run_dir)
+    except BaseException as err:
+        status = "preempted" if isinstance(err, KeyboardInterrupt) else "failed"
+        write_status(run_dir, status, -1, "".join(traceback.format_exception(err)))
+        raise
+    write_status(run_dir, "finished", int(record.get("epoch", 0)))
+    if "valid_acc" in record:
+        log.info("done: epoch %d, %d examples, valid acc %.2f%% (results in %s)", record["epoch"], record["examples"],
+                 100 * record["valid_acc"], run_dir / "metrics.jsonl")
+        return float(record["valid_acc"])
+    return None

@@ -1,0 +1,112 @@
+"""The files of a run directory, written so that nothing already written is lost or half-written.
+
+- ``run.json``: the resolved config, group choices and overrides (rewritten at each launch).
+- ``status.json``: running / finished / failed / preempted, with the error's traceback.
+- ``metrics.jsonl``: one JSON object per evaluation, appended and fsynced.
+- ``checkpoint.pt``: see :mod:`int2int.checkpoint`.
+JSON files are replaced atomically (temporary file in the same directory, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RUN_FILE, STATUS_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "status.json", "metrics.jsonl", "checkpoint.pt"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write(path: Path, write: Any, mode: str = "w") -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda f: json.dump(obj, f, indent=1, default=str))
+
+
+def read_json(path: Path) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_status(run_dir: Path, status: str, epoch: int, error: str | None = None) -> None:
+    write_json(Path(run_dir) / STATUS_FILE, {"status": status, "updated": now(), "error": error, "epoch": epoch})
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return read_json(Path(run_dir) / STATUS_FILE)
+    except (OSError, ValueError):
+        return None
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    """Append one evaluation record as a JSON line and make it durable before returning."""
+    line = json.dumps(record, allow_nan=True) + "\n"
+    with open(Path(run_dir) / METRICS_FILE, "a") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Complete records of ``metrics.jsonl`` (a partly written last line is skipped)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
+def reconcile_metrics(run_dir: Path, epoch: int, last_record: dict[str, Any] | None) -> None:
+    """Make ``metrics.jsonl`` hold exactly one record per evaluated epoch up to the checkpoint's ``epoch``.
+
+    A run killed between writing a metrics line and its checkpoint leaves a line the checkpoint
+    does not know about (it is dropped: that epoch is trained again); a partly written line is
+    dropped; a record the checkpoint has but the file lost is appended again.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    text = path.read_text() if path.exists() else ""
+    kept, seen = [], set()
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            log.warning("%s: dropping a partly written line", path)
+            continue
+        if rec.get("epoch", epoch + 1) <= epoch and rec["epoch"] not in seen:
+            kept.append(rec)
+            seen.add(rec["epoch"])
+    if last_record is not None and last_record["epoch"] not in seen and last_record["epoch"] <= epoch:
+        kept.append(last_record)
+    new_text = "".join(json.dumps(r) + "\n" for r in kept)
+    if new_text != text:
+        dropped = len(text.splitlines()) - len(kept)
+        log.info("%s: kept %d records up to epoch %d (%+d lines)", path, len(kept), epoch, -dropped)
+        atomic_write(path, lambda f: f.write(new_text))

@@ -78,6 +78,15 @@ class DigitsConfig(TaskConfig):
 @dataclass
 class GcdConfig(IntPairTaskConfig):
     name: str = opt("gcd", "Greatest common divisor of two integers.")
+    stratified_eval: bool = opt(False, "Also evaluate on a `strat` set with the GCD uniform in 1..100 (the GCD paper's "
+                                "stratified test set), reporting strat_gcd_learned.")
+    learned_threshold: float = opt(0.9, "A GCD counts as learned when its accuracy on the strat set is >= this.")
+
+
+@dataclass
+class FileTaskConfig(TaskConfig):
+    name: str = opt("file", "Learn from data files alone: the vocabulary is built from data.train_path and data.eval_paths.")
+    max_class: int = opt(101, "Per-class accuracy: integer outputs above max_class are lumped together.")
 
 
 @dataclass
@@ -188,7 +197,25 @@ class HardwareConfig:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class DataConfig:
-    max_len: int = opt(512, "Longest input or output sequence in tokens; longer examples are dropped.")
+    train_path: str = opt("", "Train from this file (one example per line: input tokens, TAB, output tokens) "
+                          "instead of generating; empty: generate (the original's --train_data).")
+    eval_paths: list[str] = opt([], "Evaluate on these files: the first is `valid`, then `test`, `test2`, ... "
+                                "(the original's --eval_data); empty: a generated validation set.")
+    batch_load: bool = opt(False, "Stream the training file in chunks of reload_size lines instead of loading it whole.")
+    reload_size: int = opt(100_000, "Lines per chunk when batch_load is true; each chunk is shuffled.")
+    max_len: int = opt(512, "Longest input or output sequence in tokens; longer examples are dropped and counted.")
+    budget: int = opt(0, "Data budget: train on a fixed pool of this many examples (generated once, or the first "
+                      "lines of train_path), sampled uniformly with repetition; 0: fresh data.")
+    repeat_size: int = opt(0, "Two-set training: a repeated subset of this many examples (the original's "
+                           "first_class_size), drawn with probability repeat_prob; 0: off.")
+    repeat_prob: float = opt(0.25, "Probability that a training example comes from the repeated subset "
+                             "(the original's first_class_prob).")
+
+
+@dataclass
+class ExportConfig:
+    size: int = opt(10_000, "Examples to write with mode=export.")
+    path: str = opt("data.txt", "File written by mode=export, in the original's format (input TAB output).")
 
 
 @dataclass
@@ -212,8 +239,9 @@ class Config:
     hardware: HardwareConfig = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     seed: int = opt(0, "Seed of model initialisation and training data.")
-    mode: str = opt("train", "train: train and evaluate.")
+    mode: str = opt("train", "train: train and evaluate; export: write export.size generated examples to export.path.")
 
 
 #: The schema of each option of each group: group -> option -> dataclass.
@@ -221,7 +249,7 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "task": {
         "gcd": GcdConfig, "modular_add": ModularConfig, "modular_mul": ModularConfig,
         **{f"fraction_{op}": FractionConfig for op in ("add", "product", "simplify", "round", "compare", "determinant")},
-        "matrix_rank": MatrixRankConfig, "add": DigitsConfig, "sub": DigitsConfig, "mix": DigitsConfig,
+        "matrix_rank": MatrixRankConfig, "file": FileTaskConfig, "add": DigitsConfig, "sub": DigitsConfig, "mix": DigitsConfig,
     },
     "encoding": {"positional": EncodingConfig},
     "architecture": {"encoder_decoder": ArchitectureConfig},
@@ -298,12 +326,31 @@ def validate(cfg: Config) -> None:
     _require(h.device == "auto" or h.device == "cpu" or h.device.startswith("cuda"), "hardware.device", h.device,
              "must be auto, cpu, cuda or cuda:N")
 
-    _require(cfg.data.max_len > 0, "data.max_len", cfg.data.max_len, "must be > 0")
+    d = cfg.data
+    _require(d.max_len > 0, "data.max_len", d.max_len, "must be > 0")
+    _require(d.reload_size > 0, "data.reload_size", d.reload_size, "must be > 0")
+    _require(d.budget >= 0, "data.budget", d.budget, "must be >= 0 (0: fresh data)")
+    _require(d.repeat_size >= 0, "data.repeat_size", d.repeat_size, "must be >= 0 (0: off)")
+    _require(0.0 <= d.repeat_prob <= 1.0, "data.repeat_prob", d.repeat_prob, "must be in [0, 1]")
+    _require(not (d.budget and d.repeat_size), "data.repeat_size", d.repeat_size, "cannot be combined with data.budget")
+    _require(not (d.batch_load and (d.budget or d.repeat_size)), "data.batch_load", d.batch_load,
+             "cannot be combined with data.budget or data.repeat_size (they need the first lines in memory)")
+    if isinstance(t, FileTaskConfig):
+        _require(bool(d.train_path), "data.train_path", d.train_path, "task=file needs a training file")
+        _require(bool(d.eval_paths), "data.eval_paths", d.eval_paths, "task=file needs at least one evaluation file")
+    if isinstance(t, GcdConfig):
+        _require(0 < t.learned_threshold <= 1, "task.learned_threshold", t.learned_threshold, "must be in (0, 1]")
+        _require(not t.stratified_eval or t.max_int >= 100 and t.min_int <= 1, "task.stratified_eval", True,
+                 "needs task.min_int <= 1 and task.max_int >= 100")
     e = cfg.eval
     for key in ("size", "batch_size", "every"):
         _require(getattr(e, key) > 0, f"eval.{key}", getattr(e, key), "must be > 0")
     _require(e.max_output_len >= 0, "eval.max_output_len", e.max_output_len, "must be >= 0 (0 derives it from the task)")
-    _require(cfg.mode in ("train",), "mode", cfg.mode, "must be train")
+    _require(cfg.mode in ("train", "export"), "mode", cfg.mode, "must be train or export")
+    if cfg.mode == "export":
+        _require(cfg.export.size > 0, "export.size", cfg.export.size, "must be > 0")
+        _require(bool(cfg.export.path), "export.path", cfg.export.path, "must name a file")
+        _require(not isinstance(t, FileTaskConfig), "task", t.name, "export needs a generator task, not file")
 
 
 def to_dict(obj: Any) -> Any:

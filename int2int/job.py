@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from .config import Config, validate
+from .config import Config, to_dict, validate
 from .run_files import RUN_FILE, now, write_json, write_status
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,30 @@ def job_info() -> dict[str, Any]:
     }
 
 
+def absolute_paths(config: Config) -> None:
+    """Data and export paths relative to where the user launched (they stay valid in any job directory)."""
+    d = config.data
+    d.train_path = to_absolute_path(d.train_path) if d.train_path else ""
+    d.eval_paths = [to_absolute_path(p) for p in d.eval_paths]
+    config.export.path = to_absolute_path(config.export.path)
+
+
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task function body: returns the last validation accuracy (for sweepers that optimise)."""
     config = to_config(cfg)
     validate(config)
+    absolute_paths(config)
+    if config.mode == "export":
+        from .export import export
+
+        export(config)
+        return None
     info = job_info()
     run_dir = Path(info["run_dir"])
     write_json(run_dir / RUN_FILE, {
         "run_id": f"{Path(info['sweep_dir']).name}/{info['job_num']}" if info["sweep_dir"] else run_dir.name,
         "run_dir": str(run_dir.resolve()),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": to_dict(config),
         "choices": info["choices"],
         "overrides": info["overrides"],
         "sweep_dir": info["sweep_dir"],

@@ -21,14 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import TensorBatch, drop_long, to_tensors
+from .batching import TensorBatch, to_tensors
 from .checkpoint import encode_json, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError, InverseSqrtConfig, ScheduleConfig, WarmupCosineConfig, to_dict, validate
 from .encodings import PAD
 from .evaluate import evaluate
 from .models import build_model
 from .run_files import append_metrics, reconcile_metrics
-from .tasks import Examples, Task, build_task
+from .sources import describe_repetition, eval_sets, repetition, training_source
+from .tasks import Task, build_task
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +92,13 @@ class Progress:
 
 
 def check_lengths(cfg: Config, task: Task) -> None:
-    """Fail before training when the task's sequences cannot fit the model or ``data.max_len``."""
-    longest = max(task.max_input_len + 1, task.max_output_len + 2)
+    """Fail before training when the task's sequences cannot fit the model's positions."""
+    longest = min(max(task.max_input_len + 1, task.max_output_len + 2), cfg.data.max_len)
     if longest > cfg.architecture.max_positions:
         raise ConfigError(
             f"architecture.max_positions={cfg.architecture.max_positions}: the task needs sequences of "
-            f"{longest} tokens (input {task.max_input_len}, output {task.max_output_len}, plus <eos>)")
-    if task.max_input_len + 1 > cfg.data.max_len or task.max_output_len + 2 > cfg.data.max_len:
-        raise ConfigError(
-            f"data.max_len={cfg.data.max_len}: every generated example would be dropped or truncated; the task "
-            f"needs {longest} tokens")
-
-
-def make_validation_set(cfg: Config, task: Task) -> Examples:
-    data, n_drop = drop_long(task.generate(np.random.default_rng(cfg.eval.seed), cfg.eval.size), cfg.data.max_len)
-    if n_drop:
-        log.warning("validation set: dropped %d examples longer than data.max_len=%d", n_drop, cfg.data.max_len)
-    return data
+            f"{longest} tokens (input {task.max_input_len}, output {task.max_output_len}, plus <eos>; "
+            f"data.max_len={cfg.data.max_len})")
 
 
 def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
@@ -126,6 +117,8 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
     model = build_model(cfg.architecture, len(task.vocab)).to(device)
     optimizer = build_optimizer(cfg, model)
     rng = np.random.default_rng(cfg.seed)
+    source = training_source(cfg, task, rng)  # reads and checks the data files before any training
+    evals = eval_sets(cfg, task)
     s = cfg.schedule
     steps_per_epoch = math.ceil(s.epoch_size / s.batch_size)
     total_steps = steps_per_epoch * s.max_epoch
@@ -133,6 +126,9 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
 
     ckpt = load_checkpoint(run_dir, device)
     if ckpt is not None:
+        if ckpt.get("vocab") not in (None, task.vocab.itos):
+            raise ConfigError(f"{run_dir / 'checkpoint.pt'} was written with another vocabulary "
+                              "(task, encoding or data files changed)")
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError as err:
@@ -142,6 +138,7 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
         rng.bit_generator.state = json.loads(ckpt["rng"]["numpy"])
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         progress = Progress(**ckpt["progress"])
+        source.load_state(ckpt.get("source", {}))
         last_record = json.loads(ckpt["last_record"]) if ckpt["last_record"] else None
         reconcile_metrics(run_dir, progress.epoch, last_record)
         log.info("resumed from %s at epoch %d (%d examples)", run_dir / "checkpoint.pt", progress.epoch, progress.examples)
@@ -155,14 +152,17 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
     log.info("vocabulary: %s", " ".join(task.vocab.itos))
     log.info("model: %s parameters (%s without embeddings) on %s",
              f"{model.n_params():,}", f"{model.n_params(non_embedding=True):,}", device)
-    valid = make_validation_set(cfg, task)
-    log.info("validation set: %d examples (eval.seed=%d)", len(valid), cfg.eval.seed)
+    for name, data in evals.items():
+        log.info("eval set %s: %d examples%s", name, len(data), "" if cfg.data.eval_paths and name != "strat"
+                 else f" (generated, eval.seed={cfg.eval.seed})")
+    log.info(describe_repetition(cfg, source, total_steps * s.batch_size))
+    empty_batches = 0
 
     model.train()
     show_bar = sys.stderr.isatty()
     for epoch in range(progress.epoch, s.max_epoch):
         t_epoch = time.perf_counter()
-        loss_sum, loss_n, n_dropped = 0.0, 0, 0
+        loss_sum, loss_n, n_dropped = 0.0, 0, source.dropped
         lr = cfg.optimizer.lr * lr_factor(s, progress.steps, total_steps)
         window_t, window_ex, window_loss, window_n = time.perf_counter(), 0, 0.0, 0
         bar = None
@@ -171,10 +171,14 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
 
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{s.max_epoch}", leave=False, dynamic_ncols=True)
         for _ in range(steps_per_epoch):
-            ex, dropped = drop_long(task.generate(rng, s.batch_size), cfg.data.max_len)
-            n_dropped += dropped
+            ex = source.batch(s.batch_size)
             if len(ex) == 0:
+                empty_batches += 1
+                if empty_batches >= 20:
+                    raise ConfigError(f"data.max_len={cfg.data.max_len}: no training example fits (the task needs "
+                                      f"{task.max_input_len + 1} input tokens)")
                 continue
+            empty_batches = 0
             lr = cfg.optimizer.lr * lr_factor(s, progress.steps, total_steps)
             loss_v = train_step(model, optimizer, to_tensors(ex, device), lr, cfg.optimizer.clip_grad_norm)
             if not math.isfinite(loss_v):
@@ -193,24 +197,34 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
                 window_t, window_ex, window_loss, window_n = now, 0, 0.0, 0
         if bar is not None:
             bar.close()
-        if n_dropped:
-            log.warning("epoch %d: dropped %d generated examples longer than data.max_len=%d", epoch + 1, n_dropped, cfg.data.max_len)
+        if source.dropped > n_dropped:
+            log.warning("epoch %d: dropped %d training examples longer than data.max_len=%d", epoch + 1,
+                        source.dropped - n_dropped, cfg.data.max_len)
         train_time = time.perf_counter() - t_epoch
 
         record: dict[str, Any] = {
             "epoch": epoch + 1, "examples": progress.examples, "steps": progress.steps,
             "train_loss": loss_sum / max(loss_n, 1), "lr": lr,
         }
+        rep = repetition(cfg, source, progress.examples)
+        if rep is not None:
+            record["repetition"] = rep
         if (epoch + 1) % cfg.eval.every == 0 or epoch + 1 == s.max_epoch:
             t_eval = time.perf_counter()
-            metrics, classes = evaluate(model, task, valid, cfg.eval.batch_size, max_out, device, "valid")
-            record["eval_sets"] = ["valid"]
-            record.update(metrics)
-            record["classes"] = {"valid": classes}
-            log.info("epoch %d: valid acc %.2f%% (perfect %.2f%%, correct %.2f%%, xe_loss %.4f) | train %.1fs (%.0f examples/s), eval %.1fs",
-                     epoch + 1, 100 * metrics["valid_acc"], 100 * metrics["valid_perfect"], 100 * metrics["valid_correct"],
-                     metrics["valid_xe_loss"], train_time, s.epoch_size / train_time, time.perf_counter() - t_eval)
-            log_classes(task, classes)
+            record["eval_sets"] = list(evals)
+            record["classes"] = {}
+            for name, data in evals.items():
+                metrics, classes = evaluate(model, task, data, cfg.eval.batch_size, max_out, device, name)
+                metrics.update(task.set_metrics(name, classes))
+                record.update(metrics)
+                record["classes"][name] = classes
+                log.info("epoch %d: %s acc %.2f%% (perfect %.2f%%, correct %.2f%%, xe_loss %.4f)%s", epoch + 1, name,
+                         100 * metrics[f"{name}_acc"], 100 * metrics[f"{name}_perfect"], 100 * metrics[f"{name}_correct"],
+                         metrics[f"{name}_xe_loss"], "".join(f", {k} {v}" for k, v in metrics.items()
+                                                             if not k.endswith(("_acc", "_perfect", "_correct", "_xe_loss", "_size"))))
+                log_classes(task, name, classes)
+            log.info("epoch %d: train %.1fs (%.0f examples/s), eval %.1fs", epoch + 1, train_time,
+                     s.epoch_size / train_time, time.perf_counter() - t_eval)
         progress.epoch = epoch + 1
         progress.wall_time += time.perf_counter() - t_epoch
         record["wall_time"] = round(progress.wall_time, 3)
@@ -221,6 +235,8 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
             "scheduler": {"name": s.name, "step": progress.steps, "total_steps": total_steps},
             "progress": vars(progress).copy(),
             "rng": {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state()},
+            "source": dict(source.state),
+            "vocab": list(task.vocab.itos),
             "config": encode_json(to_dict(cfg)),
             "last_record": encode_json(record),
         })
@@ -228,8 +244,8 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
     return last_record or {}
 
 
-def log_classes(task: Task, classes: dict[str, list[int]], limit: int = 12) -> None:
+def log_classes(task: Task, name: str, classes: dict[str, list[int]], limit: int = 12) -> None:
     """The most frequent classes with their accuracy, like the original's end-of-evaluation report."""
     top = sorted(classes.items(), key=lambda kv: -kv[1][0])[:limit]
-    log.info("per-%s accuracy (most frequent %d): %s", task.class_key, len(top),
+    log.info("%s per-%s accuracy (most frequent %d): %s", name, task.class_key, len(top),
              ", ".join(f"{k}: {c}/{n}" for k, (n, c) in top))

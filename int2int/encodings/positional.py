@@ -44,14 +44,17 @@ class PositionalInts:
         if base < 2:
             raise ValueError(f"base must be >= 2, got {base}")
         self.base = base
-        self.plus, self.minus, self.digit0 = vocab.id("+"), vocab.id("-"), vocab.id("0")
+        # a vocabulary built from a file of positive integers may lack "-"
+        self.plus, self.minus, self.digit0 = vocab.id("+"), vocab.stoi.get("-"), vocab.id("0")
         if vocab.id(str(base - 1)) != self.digit0 + base - 1:
             raise ValueError("digit tokens must be contiguous in the vocabulary")
         # Lookup tables from token id to digit value (-1: not a digit) and sign (+1, -1, 0).
         self.digit_of = np.full(len(vocab), -1, dtype=np.int64)
         self.digit_of[self.digit0 : self.digit0 + base] = np.arange(base)
         self.sign_of = np.zeros(len(vocab), dtype=np.int64)
-        self.sign_of[self.plus], self.sign_of[self.minus] = 1, -1
+        self.sign_of[self.plus] = 1
+        if self.minus is not None:
+            self.sign_of[self.minus] = -1
 
     def tokens(self, values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Tokens of integers ``values`` (any shape S) as an array S x (1 + width) and its validity mask.
@@ -66,6 +69,8 @@ class PositionalInts:
             mag = mag // self.base
         if np.any(mag):
             raise ValueError(f"an integer needs more than {width} digits in base {self.base}")
+        if self.minus is None and np.any(values < 0):
+            raise ValueError("negative integers need a '-' token in the vocabulary")
         nonzero = digits != 0
         first = np.where(nonzero.any(axis=-1), nonzero.argmax(axis=-1), width - 1)
         mask = np.arange(width) >= first[..., None]

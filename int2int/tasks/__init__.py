@@ -6,6 +6,7 @@ from ..config import Config
 from .arithmetic import GcdTask, ModularTask
 from .base import Examples, Task, Verdict
 from .digits import DigitsTask
+from .file import FileTask
 from .fractions import FRACTION_TASKS
 from .matrix import MatrixRankTask
 
@@ -19,10 +20,12 @@ TASKS: dict[str, type[Task]] = {
 
 def build_task(cfg: Config) -> Task:
     """The task named by ``cfg.task.name``, tokenized with ``cfg.encoding``."""
+    if cfg.task.name == "file":
+        return FileTask(cfg)  # its vocabulary comes from the data files
     try:
         cls = TASKS[cfg.task.name]
     except KeyError:
-        raise ValueError(f"task.name={cfg.task.name!r}: unknown task (known: {', '.join(sorted(TASKS))})") from None
+        raise ValueError(f"task.name={cfg.task.name!r}: unknown task (known: file, {', '.join(sorted(TASKS))})") from None
     return cls(cfg.task, cfg.encoding.base)
 
 

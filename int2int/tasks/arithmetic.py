@@ -59,12 +59,45 @@ class IntPairTask(Task):
 
 
 class GcdTask(IntPairTask):
-    """gcd(a, b); the per-class key is the GCD, capped at ``task.max_class``."""
+    """gcd(a, b); the per-class key is the GCD, capped at ``task.max_class``.
+
+    With ``task.stratified_eval`` a ``strat`` eval set has its GCD uniform in 1..100 (operands
+    g*a', g*b' with a', b' coprime, uniform up to max_int // g), and ``strat_gcd_learned`` counts the
+    GCD in 1..100 whose accuracy reaches ``task.learned_threshold``.
+    """
 
     class_key = "gcd"
 
     def answer(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.gcd(a, b)
+
+    def stratified(self, rng: np.random.Generator, n: int) -> Examples:
+        g = rng.integers(1, 100, size=n, endpoint=True)
+        a, b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        todo = np.arange(n)
+        lo = np.maximum(1, -(-self.cfg.min_int // g))  # ceil(min_int / g), at least 1
+        for _ in range(1000):  # coprime pairs have probability 6/pi^2: a few rounds suffice
+            hi = self.cfg.max_int // g[todo]
+            a[todo] = rng.integers(lo[todo], hi, endpoint=True)
+            b[todo] = rng.integers(lo[todo], hi, endpoint=True)
+            todo = todo[np.gcd(a[todo], b[todo]) != 1]
+            if len(todo) == 0:
+                break
+        else:
+            raise ValueError("task.stratified_eval: cannot draw coprime operands (raise task.max_int)")
+        x, x_len = self.ints.encode(np.stack([g * a, g * b], axis=1), self.in_width, self.prefix)
+        y, y_len = self.ints.encode(g, self.out_width)
+        return Examples(x, x_len, y, y_len)
+
+    def extra_eval_sets(self, rng: np.random.Generator, size: int) -> dict[str, Examples]:
+        return {"strat": self.stratified(rng, size)} if self.cfg.stratified_eval else {}
+
+    def set_metrics(self, name: str, classes: dict[str, list[int]]) -> dict[str, float | int]:
+        if name != "strat":
+            return {}
+        learned = sum(1 for k in range(1, 101) if str(k) in classes
+                      and classes[str(k)][1] >= self.cfg.learned_threshold * classes[str(k)][0])
+        return {f"{name}_gcd_learned": learned}
 
 
 class ModularTask(IntPairTask):

@@ -7,37 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encodings import PAD, Vocabulary
-
-
-@dataclass
-class Examples:
-    """A batch of tokenized examples: padded id matrices and their lengths (no ``<eos>``)."""
-
-    x: np.ndarray
-    x_len: np.ndarray
-    y: np.ndarray
-    y_len: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.x_len)
-
-    def take(self, index: np.ndarray | slice) -> Examples:
-        """A subset of the rows, trimmed to its own longest sequences."""
-        x_len, y_len = self.x_len[index], self.y_len[index]
-        lx, ly = max(int(x_len.max(initial=1)), 1), max(int(y_len.max(initial=1)), 1)
-        return Examples(self.x[index][:, :lx], x_len, self.y[index][:, :ly], y_len)
-
-    @staticmethod
-    def concat(parts: list[Examples]) -> Examples:
-        def cat(mats: list[np.ndarray]) -> np.ndarray:
-            width = max(m.shape[1] for m in mats)
-            return np.concatenate([np.pad(m, ((0, 0), (0, width - m.shape[1])), constant_values=PAD) for m in mats])
-
-        return Examples(
-            cat([p.x for p in parts]), np.concatenate([p.x_len for p in parts]),
-            cat([p.y for p in parts]), np.concatenate([p.y_len for p in parts]),
-        )
+from ..encodings import Vocabulary
+from ..examples import Examples
 
 
 @dataclass
@@ -74,6 +45,14 @@ class Task(ABC):
     @abstractmethod
     def max_output_len(self) -> int:
         """Longest right answer, in tokens (without ``<eos>``): bounds greedy decoding."""
+
+    def extra_eval_sets(self, rng: np.random.Generator, size: int) -> dict[str, Examples]:
+        """Task-specific evaluation sets beside ``valid`` (e.g. the GCD paper's stratified set)."""
+        return {}
+
+    def set_metrics(self, name: str, classes: dict[str, list[int]]) -> dict[str, float | int]:
+        """Task-specific metrics of eval set ``name`` from its per-class counts ``{class: [count, right]}``."""
+        return {}
 
     def describe(self) -> str:
         return f"{type(self).__name__}(vocabulary {len(self.vocab)} tokens, input <= {self.max_input_len}, output <= {self.max_output_len})"

@@ -1,0 +1,108 @@
+"""``task=file``: learn from data files alone, with outputs of any kind.
+
+The vocabulary is built from the files (``data.train_path`` and ``data.eval_paths``). An output is
+right (``acc``) when its tokens equal the target's. It is well formed (``correct``) when it has the
+shape of the file's outputs: as many positional integers (``+``/``-`` then digit tokens, read in
+``encoding.base``) when every output of the files is such, else only tokens that appear in outputs.
+The per-class key is the target's value when it is one integer (positional or a single numeric
+token like an elliptic curve's rank ``2``, capped at ``task.max_class``), else the target's tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..config import Config
+from ..data_files import FileScan, scan_file
+from ..encodings import PAD, PositionalInts, Vocabulary
+from .base import Examples, Task, Verdict
+
+log = logging.getLogger(__name__)
+
+
+def _order(tokens: set[str]) -> list[str]:
+    """A stable vocabulary order: signs, then integer tokens by value, then the rest alphabetically."""
+    def key(t: str):
+        if t in ("+", "-"):
+            return (0, "+-".index(t), "")
+        if t.lstrip("-").isdigit():
+            return (1, int(t), "")
+        return (2, 0, t)
+
+    return sorted(tokens, key=key)
+
+
+class FileTask(Task):
+    """A task known only through its data files."""
+
+    class_key = "output"
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg.task
+        paths = [cfg.data.train_path, *cfg.data.eval_paths]
+        scans: list[FileScan] = []
+        for p in paths:
+            scans.append(scan_file(p))
+            log.info("%s: %d lines", p, scans[-1].lines)
+        x_tokens = set().union(*(s.x_tokens for s in scans))
+        y_tokens = set().union(*(s.y_tokens for s in scans))
+        self.vocab = Vocabulary(_order((x_tokens | y_tokens) - set(Vocabulary([]).itos)))
+        self.output_tokens = np.zeros(len(self.vocab), dtype=bool)
+        self.output_tokens[[self.vocab.id(t) for t in y_tokens]] = True
+        self._max_x = max(s.max_x for s in scans)
+        self._max_y = max(s.max_y for s in scans)
+        base = cfg.encoding.base
+        digits_ok = all(str(d) in self.vocab.stoi for d in range(min(base, 10))) and "+" in self.vocab.stoi
+        self.ints = None
+        if digits_ok:
+            try:
+                self.ints = PositionalInts(base, self.vocab)
+            except (KeyError, ValueError):
+                self.ints = None
+        self.symbolic_numbers = all(t.lstrip("-").isdigit() for t in y_tokens)
+
+    def generate(self, rng: np.random.Generator, n: int) -> Examples:
+        raise RuntimeError("task=file cannot generate examples: it learns from data.train_path")
+
+    def _ints_of(self, ids: np.ndarray, lengths: np.ndarray):
+        """How many positional integers every row holds (1 to 3), or None when the rows are not integers."""
+        if self.ints is None:
+            return None
+        for count in (1, 2, 3):
+            _, valid, _ = self.ints.decode(ids, lengths, count)
+            if valid.all():
+                return count
+        return None
+
+    def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:
+        width = max(pred.shape[1], ex.y.shape[1])
+        p = np.pad(pred, ((0, 0), (0, width - pred.shape[1])), constant_values=PAD)
+        y = np.pad(ex.y, ((0, 0), (0, width - ex.y.shape[1])), constant_values=PAD)
+        acc = (pred_len == ex.y_len) & (p == y).all(axis=1)
+        count = self._ints_of(ex.y, ex.y_len)
+        if count is not None:
+            _, correct, _ = self.ints.decode(pred, pred_len, count)
+        else:
+            inside = self.output_tokens[p] | (np.arange(width)[None, :] >= pred_len[:, None])
+            correct = inside.all(axis=1) & (pred_len > 0)
+        return Verdict(acc=acc, correct=correct, classes=self._classes(ex))
+
+    def _classes(self, ex: Examples) -> np.ndarray:
+        words = self.vocab.lines(ex.y, ex.y_len)
+        if count := (self._ints_of(ex.y, ex.y_len) if self.ints is not None else None):
+            if count == 1:
+                values, _, _ = self.ints.decode(ex.y, ex.y_len, 1)
+                return np.minimum(values[:, 0], self.cfg.max_class)
+        if self.symbolic_numbers and (ex.y_len == 1).all():
+            return np.minimum(np.array([int(w) for w in words]), self.cfg.max_class)
+        return np.array(words, dtype=object)
+
+    @property
+    def max_input_len(self) -> int:
+        return self._max_x
+
+    @property
+    def max_output_len(self) -> int:
+        return self._max_y

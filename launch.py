@@ -11,6 +11,8 @@ import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from int2int.config import ConfigError, register_configs
@@ -27,6 +29,8 @@ def main(cfg: DictConfig) -> float | None:
         return run_job(cfg)
     except ConfigError as err:  # a rule broken by the config: say which, without a traceback
         log.error("config error: %s", err)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweeper reports it with the job's overrides; the other jobs go on
         sys.exit(2)
 
 

@@ -187,7 +187,8 @@ class InverseSqrtConfig(ScheduleConfig):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class HardwareConfig:
-    name: str = opt("auto", "Where jobs run.")
+    name: str = opt("auto", "Where jobs run: auto, cpu, gpu (one job at a time, here), local (jobs in parallel "
+                    "here), slurm, slurm_cpu (job arrays through submitit). Chosen once per sweep, never swept.")
     device: str = opt("auto", "torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:N.")
     num_threads: int = opt(0, "CPU threads for torch (torch.set_num_threads); 0 keeps torch's default.")
 
@@ -255,12 +256,14 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
     "architecture": {"encoder_decoder": ArchitectureConfig},
     "optimizer": {"adam": AdamConfig, "adamw": AdamWConfig, "sgd": SgdConfig},
     "schedule": {"constant": ScheduleConfig, "warmup_cosine": WarmupCosineConfig, "inverse_sqrt": InverseSqrtConfig},
-    "hardware": {"auto": HardwareConfig, "cpu": HardwareConfig, "gpu": HardwareConfig},
+    "hardware": {name: HardwareConfig for name in ("auto", "cpu", "gpu", "local", "slurm", "slurm_cpu")},
 }
 
 
 def register_configs() -> None:
-    """Store the root schema and one ``<option>_schema`` node per group option in the ConfigStore."""
+    """Store the root schema and one ``<option>_schema`` node per group option in the ConfigStore.
+
+    (The fault-tolerant sweeper and the Slurm launcher register themselves from ``hydra_plugins``.)"""
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     for group, options in GROUP_SCHEMAS.items():

@@ -16,9 +16,16 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from .config import Config, to_dict, validate
-from .run_files import RUN_FILE, now, write_json, write_status
+from .run_files import RUN_FILE, now, read_status, write_json, write_status
 
 log = logging.getLogger(__name__)
+
+_CURRENT_RUN_DIR: Path | None = None
+
+
+def current_run_dir() -> Path | None:
+    """The run directory of the job running in this process (for the Slurm launcher's checkpoint)."""
+    return _CURRENT_RUN_DIR
 
 
 def to_config(cfg: DictConfig) -> Config:
@@ -51,6 +58,16 @@ def absolute_paths(config: Config) -> None:
     config.export.path = to_absolute_path(config.export.path)
 
 
+def pick_local_gpu(config: Config, job_num: int | None) -> None:
+    """With ``hardware=local`` and several GPUs, job N takes GPU N modulo the count."""
+    if config.hardware.name != "local" or config.hardware.device != "auto" or job_num is None:
+        return
+    import torch
+
+    if torch.cuda.device_count() > 1:
+        config.hardware.device = f"cuda:{job_num % torch.cuda.device_count()}"
+
+
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task function body: returns the last validation accuracy (for sweepers that optimise)."""
     config = to_config(cfg)
@@ -63,6 +80,7 @@ def run_job(cfg: DictConfig) -> float | None:
         return None
     info = job_info()
     run_dir = Path(info["run_dir"])
+    pick_local_gpu(config, info["job_num"])
     write_json(run_dir / RUN_FILE, {
         "run_id": f"{Path(info['sweep_dir']).name}/{info['job_num']}" if info["sweep_dir"] else run_dir.name,
         "run_dir": str(run_dir.resolve()),
@@ -76,7 +94,12 @@ def run_job(cfg: DictConfig) -> float | None:
     log.info("run directory: %s", run_dir.resolve())
     from .train import train  # torch is imported only once the config is known to be valid
 
-    write_status(run_dir, "running", 0)
+    global _CURRENT_RUN_DIR
+    _CURRENT_RUN_DIR = run_dir
+    previous = read_status(run_dir)
+    if previous is not None and previous["status"] != "finished":
+        log.info("previous status %s at epoch %s: resuming", previous["status"], previous["epoch"])
+    write_status(run_dir, "running", previous["epoch"] if previous else 0)
     try:
         record = train(config, run_dir)
     except BaseException as err:

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .batching import to_tensors
-from .config import AdamConfig, ArchitectureConfig, Config, EncodingConfig, GcdConfig, HardwareConfig, ScheduleConfig
+from .config import (AdamConfig, ArchitectureConfig, Config, EncodingConfig, EvalConfig, GcdConfig, HardwareConfig,
+                     ScheduleConfig)
 from .evaluate import evaluate
 from .models import build_model
 from .tasks import build_task
@@ -87,7 +88,7 @@ def run(name: str, device: torch.device, seconds: float, peak: float) -> dict[st
 
     data = task.generate(np.random.default_rng(1), 1000)
     t = time.perf_counter()
-    evaluate(model, task, data, 500, task.max_output_len + 1, device)
+    evaluate(model, task, data, EvalConfig(batch_size=500), task.max_output_len, device)
     eval_rate = len(data) / (time.perf_counter() - t)
 
     ex = task.generate(np.random.default_rng(2), 1000)

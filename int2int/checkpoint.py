@@ -17,8 +17,8 @@ from .run_files import CHECKPOINT_FILE, atomic_write
 log = logging.getLogger(__name__)
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
-    atomic_write(Path(run_dir) / CHECKPOINT_FILE, lambda f: torch.save(state, f), mode="wb")
+def save_checkpoint(run_dir: Path, state: dict[str, Any], name: str = CHECKPOINT_FILE) -> None:
+    atomic_write(Path(run_dir) / name, lambda f: torch.save(state, f), mode="wb")
 
 
 def load_checkpoint(run_dir: Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:

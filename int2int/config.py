@@ -109,18 +109,37 @@ class EncodingConfig:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class ArchitectureConfig:
-    name: str = opt("encoder_decoder", "Model family.")
-    n_enc_layers: int = opt(1, "Encoder layers (original default 4).")
-    n_dec_layers: int = opt(1, "Decoder layers (original default 4).")
+    name: str = opt("encoder_decoder", "Model family: encoder_decoder, encoder_only, decoder_only, lstm or gru.")
+    n_enc_layers: int = opt(1, "Encoder layers (original default 4); for lstm/gru the encoder's recurrent layers.")
+    n_dec_layers: int = opt(1, "Decoder layers (original default 4); for lstm/gru the decoder's recurrent layers.")
     enc_emb_dim: int = opt(128, "Encoder embedding dimension (original default 256).")
     dec_emb_dim: int = opt(128, "Decoder embedding dimension (original default 256).")
     n_enc_heads: int = opt(4, "Encoder attention heads (original default 8).")
     n_dec_heads: int = opt(4, "Decoder attention heads (original default 8).")
     ffn_mult: int = opt(4, "Feed-forward hidden size as a multiple of the embedding dimension.")
+    n_enc_hidden_layers: int = opt(1, "Hidden layers of each encoder feed-forward block (the original's n_enc_hidden_layers).")
+    n_dec_hidden_layers: int = opt(1, "Hidden layers of each decoder feed-forward block.")
+    activation: str = opt("relu", "Feed-forward activation: relu or gelu (the original's gelu_activation).")
     dropout: float = opt(0.0, "Dropout on embeddings, attention outputs and feed-forward outputs.")
     attention_dropout: float = opt(0.0, "Dropout on attention weights (training only).")
+    positional_embeddings: str = opt("learned", "learned, sinusoidal or none.")
+    norm: str = opt("pre", "Layer normalisation before (pre) or after (post, the original's) each sub-layer.")
+    norm_attention: bool = opt(False, "Normalise queries and keys before their dot product (with a learned scale).")
+    xavier_init: bool = opt(False, "Xavier-uniform initialisation of linear layers.")
     share_inout_emb: bool = opt(True, "Tie the decoder's output projection to its input embeddings.")
-    max_positions: int = opt(512, "Size of the learned positional embedding tables (longest sequence).")
+    max_positions: int = opt(512, "Size of the positional embedding tables (longest sequence).")
+    enc_loop_idx: int = opt(-1, "Universal transformer: the encoder layer repeated enc_loops times; -1 none, -2 all layers.")
+    dec_loop_idx: int = opt(-1, "Universal transformer: the decoder layer repeated dec_loops times; -1 none, -2 all layers.")
+    enc_loops: int = opt(1, "Repetitions of the looped encoder layer(s).")
+    dec_loops: int = opt(1, "Repetitions of the looped decoder layer(s).")
+    gated: bool = opt(False, "Copy gates on looped layers: a learned gate mixes each loop's output with its input.")
+    act: bool = opt(False, "Adaptive computation time on looped layers: each position halts when its halting "
+                    "probability reaches act_threshold.")
+    act_threshold: float = opt(0.99, "Adaptive computation time: cumulative halting probability at which to stop.")
+    act_ponder_coupling: float = opt(0.01, "Adaptive computation time: weight of the ponder cost added to the loss.")
+    hidden_dim: int = opt(256, "lstm/gru: hidden size of the recurrent layers.")
+    rnn_attention: bool = opt(True, "lstm/gru: the decoder attends over the encoder outputs.")
+    loss_on_input: bool = opt(False, "decoder_only: also train on predicting the input tokens (default: output only).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,6 +175,12 @@ class SgdConfig(OptimizerConfig):
     nesterov: bool = opt(False, "Nesterov momentum.")
 
 
+@dataclass
+class TorchOptimizerConfig(OptimizerConfig):
+    name: str = opt("RMSprop", "Any torch.optim optimiser, by class name (RMSprop, Adagrad, NAdam, RAdam, ...).")
+    args: dict[str, Any] = opt({}, "Its other arguments, e.g. {alpha: 0.95, momentum: 0.9}.")
+
+
 # --------------------------------------------------------------------------------------------
 # schedule
 # --------------------------------------------------------------------------------------------
@@ -167,6 +192,25 @@ class ScheduleConfig:
     batch_size: int = opt(128, "Training examples per optimisation step (original 32).")
     warmup_steps: int = opt(0, "Linear warm-up steps from 0 to the peak learning rate.")
     log_every: int = opt(100, "Log a line (step, examples/s, loss, learning rate) every N steps.")
+    accumulate_gradients: int = opt(1, "Micro-batches of batch_size per optimisation step (gradient accumulation).")
+    stopping_criterion: str = opt("", "METRIC,N: stop after N evaluations without improvement of METRIC "
+                                  "(a `_` prefix means lower is better, e.g. _valid_xe_loss,5); empty: never.")
+    validation_metrics: str = opt("", "Comma-separated metrics whose best value keeps a checkpoint best-<metric>.pt "
+                                  "(`_` prefix: lower is better), e.g. valid_acc,_valid_xe_loss.")
+    save_periodic: int = opt(0, "Also keep checkpoint-<epoch>.pt every N epochs; 0: never.")
+
+
+@dataclass
+class LinearWarmupConfig(ScheduleConfig):
+    name: str = opt("linear_warmup", "Linear warm-up, then linear decay to min_lr_ratio x lr at the last step.")
+    warmup_steps: int = opt(500, "Linear warm-up steps.")
+    min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
+
+
+@dataclass
+class CosineConfig(ScheduleConfig):
+    name: str = opt("cosine", "Cosine decay from lr to min_lr_ratio x lr at the last step (optional warm-up).")
+    min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
 
 
 @dataclass
@@ -191,6 +235,8 @@ class HardwareConfig:
                     "here), slurm, slurm_cpu (job arrays through submitit). Chosen once per sweep, never swept.")
     device: str = opt("auto", "torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:N.")
     num_threads: int = opt(0, "CPU threads for torch (torch.set_num_threads); 0 keeps torch's default.")
+    precision: str = opt("fp32", "fp32, bf16 (autocast, CPU or GPU) or fp16 (autocast with a gradient scaler, CUDA only).")
+    compile: bool = opt(False, "Compile the model's training forward pass with torch.compile (slow start, faster steps).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,21 +272,26 @@ class EvalConfig:
     seed: int = opt(12345, "Seed of the validation set, fixed so that every run of a sweep sees the same set.")
     max_output_len: int = opt(0, "Longest decoded output in tokens; 0 derives it from the task.")
     every: int = opt(1, "Evaluate every N epochs (and always after the last one).")
+    beam_size: int = opt(1, "1: greedy decoding; K > 1: beam search, an example is right when any of the K "
+                         "hypotheses is (acc); top1_acc is the best hypothesis alone.")
+    beam_length_penalty: float = opt(1.0, "Beam hypotheses are ranked by score / length ** beam_length_penalty.")
+    beam_early_stopping: bool = opt(True, "Stop an input's beam search when its best hypothesis has ended "
+                                    "(false: when all of them have).")
 
 
 @dataclass
 class Config:
     """The one typed configuration the training core receives."""
 
-    task: Any = MISSING
-    encoding: EncodingConfig = MISSING
-    architecture: ArchitectureConfig = MISSING
-    optimizer: OptimizerConfig = MISSING
-    schedule: ScheduleConfig = MISSING
-    hardware: HardwareConfig = MISSING
-    data: DataConfig = field(default_factory=DataConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    export: ExportConfig = field(default_factory=ExportConfig)
+    task: Any = opt(MISSING, "The problem (config group `task`).")
+    encoding: EncodingConfig = opt(MISSING, "How integers become tokens (config group `encoding`).")
+    architecture: ArchitectureConfig = opt(MISSING, "The model (config group `architecture`).")
+    optimizer: OptimizerConfig = opt(MISSING, "The optimiser (config group `optimizer`).")
+    schedule: ScheduleConfig = opt(MISSING, "Epochs, batches and learning-rate schedule (config group `schedule`).")
+    hardware: HardwareConfig = opt(MISSING, "Where and how jobs run (config group `hardware`).")
+    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Data files, budgets and repetition."})
+    eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "Evaluation sets and decoding."})
+    export: ExportConfig = field(default_factory=ExportConfig, metadata={"help": "What mode=export writes."})
     seed: int = opt(0, "Seed of model initialisation and training data.")
     mode: str = opt("train", "train: train and evaluate; export: write export.size generated examples to export.path.")
 
@@ -253,9 +304,10 @@ GROUP_SCHEMAS: dict[str, dict[str, type]] = {
         "matrix_rank": MatrixRankConfig, "file": FileTaskConfig, "add": DigitsConfig, "sub": DigitsConfig, "mix": DigitsConfig,
     },
     "encoding": {"positional": EncodingConfig},
-    "architecture": {"encoder_decoder": ArchitectureConfig},
-    "optimizer": {"adam": AdamConfig, "adamw": AdamWConfig, "sgd": SgdConfig},
-    "schedule": {"constant": ScheduleConfig, "warmup_cosine": WarmupCosineConfig, "inverse_sqrt": InverseSqrtConfig},
+    "architecture": {name: ArchitectureConfig for name in ("encoder_decoder", "encoder_only", "decoder_only", "lstm", "gru")},
+    "optimizer": {"adam": AdamConfig, "adamw": AdamWConfig, "sgd": SgdConfig, "torch": TorchOptimizerConfig},
+    "schedule": {"constant": ScheduleConfig, "warmup_cosine": WarmupCosineConfig, "inverse_sqrt": InverseSqrtConfig,
+                 "linear_warmup": LinearWarmupConfig, "cosine": CosineConfig},
     "hardware": {name: HardwareConfig for name in ("auto", "cpu", "gpu", "local", "slurm", "slurm_cpu")},
 }
 
@@ -309,6 +361,22 @@ def validate(cfg: Config) -> None:
         v = getattr(a, key)
         _require(0.0 <= v < 1.0, f"architecture.{key}", v, "must be in [0, 1)")
     _require(a.max_positions > 0, "architecture.max_positions", a.max_positions, "must be > 0")
+    _require(a.name in GROUP_SCHEMAS["architecture"], "architecture.name", a.name,
+             f"must be one of {', '.join(GROUP_SCHEMAS['architecture'])}")
+    _require(a.activation in ("relu", "gelu"), "architecture.activation", a.activation, "must be relu or gelu")
+    _require(a.positional_embeddings in ("learned", "sinusoidal", "none"), "architecture.positional_embeddings",
+             a.positional_embeddings, "must be learned, sinusoidal or none")
+    _require(a.norm in ("pre", "post"), "architecture.norm", a.norm, "must be pre or post")
+    for side, n in (("enc", a.n_enc_layers), ("dec", a.n_dec_layers)):
+        idx, loops = getattr(a, f"{side}_loop_idx"), getattr(a, f"{side}_loops")
+        _require(idx in (-1, -2) or 0 <= idx < n, f"architecture.{side}_loop_idx", idx,
+                 f"must be -1 (none), -2 (all layers) or a layer index below architecture.n_{side}_layers ({n})")
+        _require(loops >= 1, f"architecture.{side}_loops", loops, "must be >= 1")
+        _require(getattr(a, f"n_{side}_hidden_layers") >= 1, f"architecture.n_{side}_hidden_layers",
+                 getattr(a, f"n_{side}_hidden_layers"), "must be >= 1")
+    _require(0 < a.act_threshold <= 1, "architecture.act_threshold", a.act_threshold, "must be in (0, 1]")
+    _require(a.act_ponder_coupling >= 0, "architecture.act_ponder_coupling", a.act_ponder_coupling, "must be >= 0")
+    _require(a.hidden_dim > 0, "architecture.hidden_dim", a.hidden_dim, "must be > 0")
 
     o = cfg.optimizer
     _require(o.lr > 0, "optimizer.lr", o.lr, "must be > 0")
@@ -316,8 +384,15 @@ def validate(cfg: Config) -> None:
     _require(o.clip_grad_norm >= 0, "optimizer.clip_grad_norm", o.clip_grad_norm, "must be >= 0 (0 disables)")
 
     s = cfg.schedule
-    for key in ("epoch_size", "max_epoch", "batch_size", "log_every"):
+    for key in ("epoch_size", "max_epoch", "batch_size", "log_every", "accumulate_gradients"):
         _require(getattr(s, key) > 0, f"schedule.{key}", getattr(s, key), "must be > 0")
+    if s.stopping_criterion:
+        parts = s.stopping_criterion.split(",")
+        _require(len(parts) == 2 and parts[1].strip().isdigit() and int(parts[1]) > 0, "schedule.stopping_criterion",
+                 s.stopping_criterion, "must be METRIC,N with N > 0 (e.g. valid_acc,10)")
+    _require(s.save_periodic >= 0, "schedule.save_periodic", s.save_periodic, "must be >= 0 (0: never)")
+    if isinstance(s, (LinearWarmupConfig, CosineConfig)):
+        _require(0 <= s.min_lr_ratio <= 1, "schedule.min_lr_ratio", s.min_lr_ratio, "must be in [0, 1]")
     _require(s.warmup_steps >= 0, "schedule.warmup_steps", s.warmup_steps, "must be >= 0")
     if isinstance(s, WarmupCosineConfig):
         _require(0 <= s.min_lr_ratio <= 1, "schedule.min_lr_ratio", s.min_lr_ratio, "must be in [0, 1]")
@@ -328,6 +403,7 @@ def validate(cfg: Config) -> None:
     _require(h.num_threads >= 0, "hardware.num_threads", h.num_threads, "must be >= 0")
     _require(h.device == "auto" or h.device == "cpu" or h.device.startswith("cuda"), "hardware.device", h.device,
              "must be auto, cpu, cuda or cuda:N")
+    _require(h.precision in ("fp32", "bf16", "fp16"), "hardware.precision", h.precision, "must be fp32, bf16 or fp16")
 
     d = cfg.data
     _require(d.max_len > 0, "data.max_len", d.max_len, "must be > 0")
@@ -349,6 +425,7 @@ def validate(cfg: Config) -> None:
     for key in ("size", "batch_size", "every"):
         _require(getattr(e, key) > 0, f"eval.{key}", getattr(e, key), "must be > 0")
     _require(e.max_output_len >= 0, "eval.max_output_len", e.max_output_len, "must be >= 0 (0 derives it from the task)")
+    _require(e.beam_size >= 1, "eval.beam_size", e.beam_size, "must be >= 1 (1: greedy)")
     _require(cfg.mode in ("train", "export"), "mode", cfg.mode, "must be train or export")
     if cfg.mode == "export":
         _require(cfg.export.size > 0, "export.size", cfg.export.size, "must be > 0")

@@ -11,6 +11,7 @@ import torch
 
 from conftest import TINY, make_config
 from int2int.batching import to_tensors
+from int2int.decoding import greedy
 from int2int.encodings import EOS
 from int2int.models import build_model
 from int2int.run_files import read_metrics
@@ -64,7 +65,7 @@ def test_metrics_record_schema(tmp_path):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     train(make_config(*TINY), tmp_path)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    assert state["progress"]["epoch"] == 2
+    assert json.loads(state["progress"])["epoch"] == 2
     assert set(state) >= {"model", "optimizer", "scheduler", "rng", "progress", "config"}
     assert json.loads(state["config"])["task"]["name"] == "gcd"
 
@@ -105,17 +106,17 @@ def test_kv_cached_greedy_equals_uncached_decoding():
     torch.manual_seed(0)
     model = build_model(cfg.architecture, len(task.vocab)).eval()
     b = to_tensors(task.generate(np.random.default_rng(0), 64), torch.device("cpu"))
-    max_len = 12
-    out, lengths, ended = model.greedy(b.x, b.x_len, max_len)
+    max_len = 11
+    out, lengths, ended = greedy(model, b.x, b.x_len, max_len)
     # uncached: rerun the whole decoder on the growing prefix at every step
     seq = torch.full((64, 1), EOS)
     with torch.no_grad():
-        for _ in range(max_len):
-            nxt = model(b.x, b.x_len, seq)[:, -1].argmax(-1)
+        for _ in range(max_len + 1):
+            nxt = model.logits(b.x, b.x_len, seq)[:, -1].argmax(-1)
             seq = torch.cat([seq, nxt[:, None]], dim=1)
     for i in range(64):
         ref = seq[i, 1:].tolist()
-        n = ref.index(EOS) if EOS in ref else max_len
+        n = ref.index(EOS) if EOS in ref else max_len + 1
         assert bool(ended[i]) == (EOS in ref)
         assert int(lengths[i]) == n
         assert out[i, :n].tolist() == ref[:n]

@@ -3,17 +3,19 @@
 Pre-norm residual blocks (LayerNorm before attention and feed-forward, one final LayerNorm) train
 stably at the learning rates small math models like. Attention goes through
 ``torch.nn.functional.scaled_dot_product_attention``, which picks a fused kernel on CPU and GPU.
-Greedy decoding keeps a key/value cache: each step runs the decoder on one new token.
+Decoding keeps a key/value cache: each step runs the decoder on one new token.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import ArchitectureConfig
-from ..encodings import EOS, PAD
+from .base import Seq2SeqModel
 
 
 class SelfAttention(nn.Module):
@@ -92,12 +94,11 @@ class DecoderLayer(nn.Module):
         return x + self.ffn(self.ln3(x))
 
 
-class EncoderDecoder(nn.Module):
-    """``forward(x, x_len, y_in)`` gives next-token logits; :meth:`greedy` decodes answers."""
+class EncoderDecoder(Seq2SeqModel):
+    """Transformer encoder and decoder with cross-attention (the original's default architecture)."""
 
     def __init__(self, a: ArchitectureConfig, vocab_size: int):
-        super().__init__()
-        self.cfg = a
+        super().__init__(a, vocab_size)
         de, dd = a.enc_emb_dim, a.dec_emb_dim
         self.enc_tok, self.enc_pos = nn.Embedding(vocab_size, de), nn.Embedding(a.max_positions, de)
         self.dec_tok, self.dec_pos = nn.Embedding(vocab_size, dd), nn.Embedding(a.max_positions, dd)
@@ -111,13 +112,9 @@ class EncoderDecoder(nn.Module):
         if a.share_inout_emb:
             self.proj.weight = self.dec_tok.weight
 
-    def n_params(self, non_embedding: bool = False) -> int:
-        n = sum(p.numel() for p in self.parameters())
-        if non_embedding:
-            n -= sum(m.weight.numel() for m in (self.enc_tok, self.enc_pos, self.dec_tok, self.dec_pos))
-            if not self.cfg.share_inout_emb:
-                n -= self.proj.weight.numel()
-        return n
+    def embedding_params(self) -> int:
+        n = super().embedding_params()
+        return n if self.cfg.share_inout_emb else n + self.proj.weight.numel()
 
     def encode(self, x: torch.Tensor, x_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output for ``x <eos>`` (x already ends with eos) and its key mask (B x 1 x 1 x S)."""
@@ -128,7 +125,7 @@ class EncoderDecoder(nn.Module):
             h = layer(h, mask)
         return self.enc_norm(h), mask
 
-    def forward(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
         mem, mask = self.encode(x, x_len)
         t = y_in.shape[1]
         h = self.drop(self.dec_tok(y_in) + self.dec_pos.weight[:t])
@@ -136,44 +133,34 @@ class EncoderDecoder(nn.Module):
             h = layer(h, layer.cross_attn.memory(mem), mask)
         return self.proj(self.dec_norm(h))
 
-    @torch.no_grad()
-    def greedy(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Greedy decoding with a key/value cache; stops when every sequence has produced ``<eos>``.
-
-        Returns the output ids (B x T, padded with ``<pad>``, without the ``<eos>`` markers), their
-        lengths, and whether each sequence ended: one that reaches ``max_len`` tokens without
-        ``<eos>`` is cut there and marked unfinished (never judged right).
-        """
-        b, dev = x.shape[0], x.device
+    def start(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> dict[str, Any]:
+        """Encoder output projected once per decoder layer, and an empty key/value cache per layer."""
+        b = x.shape[0]
         mem, mask = self.encode(x, x_len)
-        mem_kv = [layer.cross_attn.memory(mem) for layer in self.dec_layers]
-        dd, heads = self.cfg.dec_emb_dim, self.cfg.n_dec_heads
+        heads, dd = self.cfg.n_dec_heads, self.cfg.dec_emb_dim
         t_max = min(max_len + 1, self.cfg.max_positions)
-        caches = [
-            (mem.new_empty(b, heads, t_max, dd // heads), mem.new_empty(b, heads, t_max, dd // heads))
-            for _ in self.dec_layers
-        ]
-        out = torch.full((b, t_max), PAD, dtype=torch.long, device=dev)
-        lengths = torch.full((b,), t_max - 1, dtype=torch.long, device=dev)
-        done = torch.zeros(b, dtype=torch.bool, device=dev)
-        tok = torch.full((b, 1), EOS, dtype=torch.long, device=dev)
-        for pos in range(t_max - 1):
-            h = self.dec_tok(tok) + self.dec_pos.weight[pos]
-            for layer, cache, kv in zip(self.dec_layers, caches, mem_kv):
-                h = layer(h, kv, mask, cache=cache, pos=pos)
-            nxt = self.proj(self.dec_norm(h[:, -1])).argmax(dim=-1)
-            ended = ~done & (nxt == EOS)
-            lengths = torch.where(ended, pos, lengths)
-            done |= ended
-            out[:, pos] = torch.where(done, PAD, nxt)
-            if bool(done.all()):
-                break
-            tok = nxt[:, None]
-        width = max(int(lengths.max()), 1)
-        return out[:, :width], lengths, done
+        return {
+            "mask": mask,
+            "mem_kv": [layer.cross_attn.memory(mem) for layer in self.dec_layers],
+            "cache": [(mem.new_empty(b, heads, t_max, dd // heads), mem.new_empty(b, heads, t_max, dd // heads))
+                      for _ in self.dec_layers],
+        }
+
+    def step(self, state: dict[str, Any], tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        h = self.dec_tok(tokens[:, None]) + self.dec_pos.weight[pos]
+        for layer, cache, kv in zip(self.dec_layers, state["cache"], state["mem_kv"]):
+            h = layer(h, kv, state["mask"], cache=cache, pos=pos)
+        return self.proj(self.dec_norm(h[:, -1]))
+
+    def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
+        return {
+            "mask": state["mask"][index],
+            "mem_kv": [(k[index], v[index]) for k, v in state["mem_kv"]],
+            "cache": [(k[index], v[index]) for k, v in state["cache"]],
+        }
 
 
-def build_model(a: ArchitectureConfig, vocab_size: int) -> nn.Module:
+def build_model(a: ArchitectureConfig, vocab_size: int) -> Seq2SeqModel:
     if a.name != "encoder_decoder":
         raise ValueError(f"architecture.name={a.name!r}: unknown architecture (known: encoder_decoder)")
     return EncoderDecoder(a, vocab_size)

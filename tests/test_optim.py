@@ -1,0 +1,123 @@
+"""Optimisation options: optimisers by name, schedules, accumulation, precision, stopping, saved checkpoints, beam."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, make_config
+from int2int.batching import to_tensors
+from int2int.config import ConfigError, validate
+from int2int.distributed import Dist
+from int2int.models import build_model
+from int2int.run_files import read_metrics
+from int2int.tasks import build_task
+from int2int.train import Stepper, build_optimizer, lr_factor, train
+
+
+def test_any_torch_optimizer_by_name_with_its_arguments():
+    cfg = make_config("optimizer=torch", "optimizer.name=RMSprop", "+optimizer.args.alpha=0.5", "optimizer.lr=0.01")
+    opt = build_optimizer(cfg, torch.nn.Linear(2, 2))
+    assert isinstance(opt, torch.optim.RMSprop) and opt.defaults["alpha"] == 0.5 and opt.defaults["lr"] == 0.01
+    with pytest.raises(ConfigError, match="optimizer.name='Adamm': not a torch.optim optimiser"):
+        build_optimizer(make_config("optimizer=torch", "optimizer.name=Adamm"), torch.nn.Linear(2, 2))
+    with pytest.raises(ConfigError, match="optimizer.args"):
+        build_optimizer(make_config("optimizer=torch", "optimizer.name=SGD", "+optimizer.args.bogus=1"), torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("schedule, checks", [
+    ("constant", [(0, 1.0), (999, 1.0)]),
+    ("linear_warmup", [(0, 1 / 500), (499, 1.0), (1000, 0.5 * 1.0 + 0.0)]),
+    ("cosine", [(0, 1.0), (750, 0.5), (1500, 0.0)]),
+    ("warmup_cosine", [(249, 0.5), (500, 1.0), (1500, 0.1)]),
+    ("inverse_sqrt", [(499, 0.5), (1000, 1.0), (4000, 0.5)]),
+])
+def test_schedules(schedule, checks):
+    s = make_config(f"schedule={schedule}").schedule
+    for step, expected in checks:
+        got = lr_factor(s, step, 1500)
+        if schedule == "linear_warmup" and step == 1000:
+            expected = 1 - (1000 - 500) / 1000
+        assert math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9), (schedule, step, got, expected)
+
+
+def _grads(cfg, batches):
+    task = build_task(cfg)
+    torch.manual_seed(0)
+    model = build_model(cfg.architecture, len(task.vocab))
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    Stepper(cfg, model, opt, torch.device("cpu"), Dist())([to_tensors(b, torch.device("cpu")) for b in batches], 0.0)
+    return [p.grad.clone() for p in model.parameters()]
+
+
+def test_gradient_accumulation_equals_one_big_batch():
+    cfg = make_config(*TINY, "optimizer.clip_grad_norm=0")
+    task = build_task(cfg)
+    data = task.generate(np.random.default_rng(0), 96)
+    whole = _grads(cfg, [data])
+    parts = _grads(cfg, [data.take(slice(0, 32)), data.take(slice(32, 96))])
+    for a, b in zip(whole, parts):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_accumulation_counts_examples(tmp_path):
+    record = train(make_config(*TINY, "schedule.accumulate_gradients=2"), tmp_path)
+    assert record["steps"] == 2 * 4 and record["examples"] == 2 * 512
+
+
+def test_bf16_autocast_trains(tmp_path):
+    record = train(make_config(*TINY, "hardware.precision=bf16"), tmp_path)
+    assert math.isfinite(record["train_loss"]) and record["valid_size"] == 200
+
+
+def test_fp16_needs_cuda(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="fp16 training needs CUDA"):
+        train(make_config(*TINY, "hardware.precision=fp16"), tmp_path)
+
+
+def test_bad_optimisation_values_fail_validation():
+    for override, key in [("schedule.accumulate_gradients=0", "schedule.accumulate_gradients=0"),
+                          ("schedule.stopping_criterion=valid_acc", "schedule.stopping_criterion='valid_acc'"),
+                          ("hardware.precision=fp8", "hardware.precision='fp8'"),
+                          ("eval.beam_size=0", "eval.beam_size=0")]:
+        with pytest.raises(ConfigError, match=key.replace("(", r"\(")):
+            validate(make_config(override))
+
+
+def test_stopping_criterion_stops_and_stays_stopped(tmp_path):
+    # the learning rate is 0: the loss never improves, so training stops after 1 + 2 evaluations
+    cfg = make_config(*TINY, "schedule.max_epoch=10", "optimizer=sgd", "optimizer.lr=1e-12", "optimizer.momentum=0",
+                      "schedule.stopping_criterion='_valid_xe_loss,2'")
+    train(cfg, tmp_path)
+    epochs = [r["epoch"] for r in read_metrics(tmp_path)]
+    assert 3 <= len(epochs) < 10
+    train(cfg, tmp_path)  # relaunching a stopped run does nothing more
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == epochs
+
+
+def test_best_and_periodic_checkpoints(tmp_path):
+    train(make_config(*TINY, "schedule.max_epoch=4", "schedule.validation_metrics='valid_acc,_valid_xe_loss'",
+                      "schedule.save_periodic=2"), tmp_path)
+    records = read_metrics(tmp_path)
+    best = torch.load(tmp_path / "best-valid_xe_loss.pt", weights_only=True)
+    assert best["value"] == pytest.approx(min(r["valid_xe_loss"] for r in records))
+    assert records[best["epoch"] - 1]["valid_xe_loss"] == pytest.approx(best["value"])
+    assert (tmp_path / "best-valid_acc.pt").exists()
+    assert (tmp_path / "checkpoint-2.pt").exists() and (tmp_path / "checkpoint-4.pt").exists()
+    assert not (tmp_path / "checkpoint-1.pt").exists()
+
+
+@pytest.mark.slow
+def test_beam_top_k_accuracy_is_at_least_greedy(tmp_path):
+    base = ["encoding.base=30", "architecture.enc_emb_dim=64", "architecture.dec_emb_dim=64", "schedule.epoch_size=6400",
+            "schedule.max_epoch=1", "eval.size=400", "hardware.device=cpu"]
+    greedy = train(make_config(*base), tmp_path / "g")
+    beam = train(make_config(*base, "eval.beam_size=4"), tmp_path / "b")
+    assert beam["valid_top1_acc"] == pytest.approx(greedy["valid_acc"], abs=0.02)
+    assert beam["valid_acc"] >= beam["valid_top1_acc"]
+    assert beam["valid_acc"] >= greedy["valid_acc"] - 0.005

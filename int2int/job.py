@@ -7,6 +7,7 @@ any compute, records ``run.json`` and ``status.json`` in Hydra's output director
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from .config import Config, to_dict, validate
-from .run_files import RUN_FILE, now, read_status, write_json, write_status
+from .run_files import RUN_FILE, now, read_metrics, read_status, write_json, write_status
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ def absolute_paths(config: Config) -> None:
     config.export.path = to_absolute_path(config.export.path)
 
 
+def is_main_process() -> bool:
+    """False in data-parallel ranks other than 0 (torchrun's RANK, or Slurm's SLURM_PROCID under submitit)."""
+    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0"))) == 0
+
+
 def pick_local_gpu(config: Config, job_num: int | None) -> None:
     """With ``hardware=local`` and several GPUs, job N takes GPU N modulo the count."""
     if config.hardware.name != "local" or config.hardware.device != "auto" or job_num is None:
@@ -81,6 +87,11 @@ def run_job(cfg: DictConfig) -> float | None:
     info = job_info()
     run_dir = Path(info["run_dir"])
     pick_local_gpu(config, info["job_num"])
+    from .train import train  # torch is imported only once the config is known to be valid
+
+    if not is_main_process():  # a data-parallel rank > 0: rank 0 keeps the run's files
+        record = train(config, run_dir)
+        return float(record["valid_acc"]) if "valid_acc" in record else None
     write_json(run_dir / RUN_FILE, {
         "run_id": f"{Path(info['sweep_dir']).name}/{info['job_num']}" if info["sweep_dir"] else run_dir.name,
         "run_dir": str(run_dir.resolve()),
@@ -92,8 +103,6 @@ def run_job(cfg: DictConfig) -> float | None:
         "started": now(),
     })
     log.info("run directory: %s", run_dir.resolve())
-    from .train import train  # torch is imported only once the config is known to be valid
-
     global _CURRENT_RUN_DIR
     _CURRENT_RUN_DIR = run_dir
     previous = read_status(run_dir)
@@ -102,9 +111,10 @@ def run_job(cfg: DictConfig) -> float | None:
     write_status(run_dir, "running", previous["epoch"] if previous else 0)
     try:
         record = train(config, run_dir)
-    except BaseException as err:
-        status = "preempted" if isinstance(err, KeyboardInterrupt) else "failed"
-        write_status(run_dir, status, -1, "".join(traceback.format_exception(err)))
+    except BaseException as err:  # interrupted (Ctrl-C) or requeued (submitit exits) runs resume later
+        status = "preempted" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "failed"
+        done = read_metrics(run_dir)
+        write_status(run_dir, status, done[-1]["epoch"] if done else 0, "".join(traceback.format_exception(err)))
         raise
     write_status(run_dir, "finished", int(record.get("epoch", 0)))
     if "valid_acc" in record:

@@ -202,6 +202,10 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.architecture, len(task.vocab)).to(device)
+    try:
+        model.check_task(task)  # e.g. encoder_only needs outputs no longer than inputs
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     optimizer = build_optimizer(cfg, model)
     stepper = Stepper(cfg, model, optimizer, device, d)
     rng = np.random.default_rng(cfg.seed)

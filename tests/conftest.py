@@ -23,7 +23,7 @@ TINY = [
     "architecture.enc_emb_dim=32", "architecture.dec_emb_dim=32",
     "architecture.n_enc_heads=2", "architecture.n_dec_heads=2",
     "schedule.epoch_size=512", "schedule.max_epoch=2", "schedule.batch_size=64",
-    "eval.size=200", "eval.batch_size=100", "hardware.device=cpu",
+    "eval.size=200", "eval.batch_size=100", "hardware.device=cpu", "hardware.num_threads=1",
 ]
 
 

@@ -111,13 +111,16 @@ class SlurmLauncher(SubmititSlurmLauncher):
         try:
             return job.results()[0]
         except Exception as err:  # the job ended without a result: cancelled, killed, out of time
+            job.watcher.update()
+            lost = RuntimeError(f"Slurm job {job.job_id} ended without a result (state {job.state})")
+            lost.__cause__ = err
             run_dir = sweep_dir / str(num)
             status = read_status(run_dir)
             if (run_dir / "run.json").exists() and (status is None or status["status"] != "finished"):
-                write_status(run_dir, "failed", status["epoch"] if status else 0,
-                             f"Slurm job {job.job_id} ended without a result (state {job.state}):\n{err}")
+                done = read_metrics(run_dir)
+                write_status(run_dir, "failed", done[-1]["epoch"] if done else 0, f"{lost}:\n{err}")
             ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
-            ret._return_value = err
+            ret._return_value = lost
             return ret
 
 

@@ -3,13 +3,10 @@
 Operands are uniform among the integers with exactly n digits, [B^(n-1), B^n - 1] (for n = 1:
 [1, B-1]), so every operand is written with n digit tokens and digits line up by position.
 
-==== ============================== ==================================================================
-task input                          output
-==== ============================== ==================================================================
-add  ``V2 + a + b``                 a + b: ``+`` then its digits
-sub  ``V2 + a + b``                 a - b: ``+`` or ``-`` then the digits of |a - b|
-mix  ``add V2 + a + b`` / ``sub ...`` a + b or a - b: the operation token, drawn 50/50, comes first
-==== ============================== ==================================================================
+- ``add``: input ``V2 + a + b``, output a + b: ``+`` then its digits;
+- ``sub``: input ``V2 + a + b``, output a - b: ``+`` or ``-`` then the digits of |a - b|;
+- ``mix``: input ``add V2 + a + b`` or ``sub V2 + a + b`` (the operation drawn 50/50 per example),
+  output a + b or a - b.
 
 With ``task.reverse_output`` the answer's digits are written least significant first, the sign still
 first: 579 is ``+ 9 7 5`` (leading zeros are dropped before reversing, so the last digit is the most
@@ -25,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import DigitsConfig
+from ..config import ConfigError, DigitsConfig
 from ..encodings import PositionalInts, Vocabulary, digit_symbols
 from .base import Examples, Task, Verdict
 
@@ -64,12 +61,12 @@ class DigitsTask(Task):
 
     def __init__(self, cfg: DigitsConfig, base: int):
         if cfg.name not in ("add", "sub", "mix"):
-            raise ValueError(f"task.name={cfg.name!r}: a digits task is add, sub or mix")
+            raise ConfigError(f"task.name={cfg.name!r}: a digits task is add, sub or mix")
         if cfg.n_digits < 1:
-            raise ValueError(f"task.n_digits={cfg.n_digits}: must be >= 1")
+            raise ConfigError(f"task.n_digits={cfg.n_digits}: must be >= 1")
         if base ** cfg.n_digits > DIGITS_LIMIT:
-            raise ValueError(f"task.n_digits={cfg.n_digits}, encoding.base={base}: operands of base**n_digits "
-                             "must stay <= 2**61 (int64 arithmetic)")
+            raise ConfigError(f"task.n_digits={cfg.n_digits}, encoding.base={base}: operands of base**n_digits "
+                              "must stay <= 2**61 (int64 arithmetic)")
         self.cfg, self.base, self.n = cfg, base, cfg.n_digits
         self.mode = cfg.name
         self.class_key = {"add": "carries", "sub": "borrows", "mix": "operation"}[self.mode]

@@ -3,27 +3,29 @@
 
 Integers are uniform in [``task.min_int``, ``task.max_int``]; a denominator (b, d) is uniform in the
 same range without 0 (it can only be 0 when ``min_int <= 0``), so every input is a genuine fraction.
-Inputs are arrays of positional integers, outputs one or two positional integers or a symbol:
+Inputs are arrays of positional integers; answers are one or two positional integers or a symbol:
 
-==================== =================================== ============================================
-task                 input                               output
-==================== =================================== ============================================
-fraction_add         ``V4 + a + b + c + d`` (a/b, c/d)   a/b + c/d reduced: ``+ num + den``, den > 0
-fraction_product     ``V4 + a + b + c + d``              (a/b)(c/d) reduced: ``+ num + den``, den > 0
-fraction_simplify    ``V2 + k*a/g + k*b/g``              a/b reduced: ``+ num + den``, den > 0
-fraction_round       ``V2 + k*m2 + m1 + m2``             floor((k*m2 + m1) / m2), which is k if min_int >= 0
-fraction_compare     ``V4 + a + b + c + d``              ``1`` if a*d - b*c > 0 else ``0`` (symbols)
-fraction_determinant ``V4 + a + b + c + d``              a*d - b*c, one signed positional integer
-==================== =================================== ============================================
+- ``fraction_add``: ``V4 + a + b + c + d`` (a/b, c/d) -> a/b + c/d in lowest terms, ``+ num + den``,
+  den > 0; class ``cancelled``: the gcd divided out of (a*d + b*c) / (b*d).
+- ``fraction_product``: same input -> (a/b)(c/d) in lowest terms; class ``cancelled`` (of a*c / b*d).
+- ``fraction_simplify``: ``V2 + k*a/g + k*b/g`` (g = gcd(a, b), k >= 2) -> a/b in lowest terms;
+  class ``cancelled``: k, the gcd of the input pair.
+- ``fraction_round``: ``V2 + k*m2 + m1 + m2`` (m2 = max(a, b), m1 = min(a, b), or m2 - 1 when they are
+  equal) -> the floor, k when min_int >= 0; class ``quotient_digits``: digits of the answer.
+- ``fraction_compare``: ``V4 + a + b + c + d`` -> the symbol ``1`` if a*d - b*c > 0 else ``0``; class
+  ``outcome``: the answer.
+- ``fraction_determinant``: ``V4 + a + b + c + d`` -> a*d - b*c, signed; class ``sign``: its sign.
 
-(simplify: g = gcd(a, b), k >= 2; round: m2 = max(a, b), m1 = min(a, b), or m2 - 1 when they are equal.)
+Class keys that are counts or values are capped at ``task.max_class``. ``acc`` credits any output that
+decodes to a right answer; for fraction_add/product an unreduced but equal fraction only with
+``task.accept_unreduced``, and a zero or negative denominator never.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..config import FractionConfig
+from ..config import ConfigError, FractionConfig
 from ..encodings import PositionalInts, Vocabulary, digit_symbols, n_digits
 from ..encodings.symbolic import SymbolicInts
 from .base import Examples, Task, Verdict
@@ -73,20 +75,17 @@ class FractionTask(Task):
         self.cfg, self.base = cfg, base
         lo, hi = cfg.min_int, cfg.max_int
         if lo > hi:
-            raise ValueError(f"task.min_int={lo} must be <= task.max_int={hi}")
+            raise ConfigError(f"task.min_int={lo} must be <= task.max_int={hi}")
         self.M = max(abs(lo), abs(hi))
         if self.M > FRACTION_INT_LIMIT:
-            raise ValueError(f"task.min_int={lo}, task.max_int={hi}: {cfg.name} needs |integers| <= 2**30 "
-                             "(products of two of them must fit in int64)")
+            raise ConfigError(f"task.min_int={lo}, task.max_int={hi}: {cfg.name} needs |integers| <= 2**30 "
+                              "(products of two of them must fit in int64)")
         if lo == hi == 0:
-            raise ValueError(f"task.min_int=0, task.max_int=0: {cfg.name} needs a nonzero denominator in the range")
-        self.vocab = Vocabulary(digit_symbols(base) + [f"V{self.arity}"] + self.extra_symbols())
+            raise ConfigError(f"task.min_int=0, task.max_int=0: {cfg.name} needs a nonzero denominator in the range")
+        self.vocab = Vocabulary(digit_symbols(base) + [f"V{self.arity}"])
         self.ints = PositionalInts(base, self.vocab)
         self.prefix = [self.vocab.id(f"V{self.arity}")]
         self.in_width = n_digits(self.max_input_int(), base)
-
-    def extra_symbols(self) -> list[str]:
-        return []
 
     def max_input_int(self) -> int:
         return self.M
@@ -314,16 +313,15 @@ class FractionRoundTask(FractionTask):
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         lo, hi = self.cfg.min_int, self.cfg.max_int
         k, a, b = uniform(rng, lo, hi, n), uniform(rng, lo, hi, n), uniform(rng, lo, hi, n)
-        todo = np.nonzero(np.maximum(a, b) == 0)[0]
+        todo = np.nonzero(np.maximum(a, b) == 0)[0]  # m2 = 0: no fraction; only when min_int <= 0
         for _ in range(MAX_ROUNDS):
             if todo.size == 0:
                 break
             a[todo], b[todo] = uniform(rng, lo, hi, todo.size), uniform(rng, lo, hi, todo.size)
             todo = todo[np.maximum(a[todo], b[todo]) == 0]
-        else:
-            if todo.size:
-                raise ValueError(f"task.min_int={lo}, task.max_int={hi}: {self.cfg.name} could not draw "
-                                 f"max(a, b) != 0 in {MAX_ROUNDS} rounds")
+        if todo.size:
+            raise ConfigError(f"task.min_int={lo}, task.max_int={hi}: {self.cfg.name} could not draw "
+                              f"max(a, b) != 0 in {MAX_ROUNDS} rounds")
         return k, a, b
 
     def build(self, k, a, b) -> Examples:

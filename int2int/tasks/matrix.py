@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MatrixRankConfig
+from ..config import ConfigError, MatrixRankConfig
 from ..encodings import PositionalInts, Vocabulary, digit_symbols, n_digits
 from ..encodings.symbolic import SymbolicInts, symbolic_symbols
 from .base import Examples, Task, Verdict
@@ -37,12 +37,12 @@ class MatrixRankTask(Task):
         d1, d2, m = cfg.dim1, cfg.dim2, cfg.max_int
         for key in ("dim1", "dim2", "max_int"):
             if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key}={getattr(cfg, key)}: must be >= 1")
+                raise ConfigError(f"task.{key}={getattr(cfg, key)}: must be >= 1")
         self.max_rank = min(d1, d2)
         self.max_entry = self.max_rank * m * m
         if self.max_entry > MAX_ENTRY:
-            raise ValueError(f"task.max_int={m}, task.dim1={d1}, task.dim2={d2}: entries of P Q reach "
-                             f"min(dim1, dim2) * max_int**2 = {self.max_entry} > 2**52 (not exact in float64)")
+            raise ConfigError(f"task.max_int={m}, task.dim1={d1}, task.dim2={d2}: entries of P Q reach "
+                              f"min(dim1, dim2) * max_int**2 = {self.max_entry} > 2**52 (not exact in float64)")
         dims = [f"V{d1}"] if d1 == d2 else [f"V{d1}", f"V{d2}"]
         symbols = digit_symbols(base) + dims
         ranks = range(0, self.max_rank + 1)
@@ -52,9 +52,9 @@ class MatrixRankTask(Task):
         self.prefix = [self.vocab.id(f"V{d1}"), self.vocab.id(f"V{d2}")]
         self.width = n_digits(self.max_entry, base)
         if self.max_input_len > MAX_INPUT_TOKENS:
-            raise ValueError(f"task.dim1={d1}, task.dim2={d2}, task.max_int={m}: inputs reach {self.max_input_len} "
-                             f"tokens in base {base} (limit {MAX_INPUT_TOKENS}); lower the dimensions or "
-                             "task.max_int, or raise encoding.base")
+            raise ConfigError(f"task.dim1={d1}, task.dim2={d2}, task.max_int={m}: inputs reach {self.max_input_len} "
+                              f"tokens in base {base} (limit {MAX_INPUT_TOKENS}); lower the dimensions or "
+                              "task.max_int, or raise encoding.base")
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``(matrices n x dim1 x dim2, ranks n)``, every matrix of numpy rank equal to its r."""
@@ -76,8 +76,8 @@ class MatrixRankTask(Task):
             mats[todo[ok]] = prod[ok]
             todo = todo[~ok]
         if todo.size:
-            raise ValueError(f"task.dim1={d1}, task.dim2={d2}, task.max_int={m}: {todo.size} of {n} matrices "
-                             f"still had the wrong rank after {MAX_ROUNDS} rounds of redrawing")
+            raise ConfigError(f"task.dim1={d1}, task.dim2={d2}, task.max_int={m}: {todo.size} of {n} matrices "
+                              f"still had the wrong rank after {MAX_ROUNDS} rounds of redrawing")
         return mats, ranks
 
     def generate(self, rng: np.random.Generator, n: int) -> Examples:

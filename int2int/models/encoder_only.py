@@ -1,0 +1,104 @@
+"""Encoder-only transformer (BERT-like): the output is read at the input positions, in one pass.
+
+The encoder reads ``x <eos>`` with bidirectional attention; its output at position i predicts the
+i-th token of ``y <eos>`` through a linear layer (tied to the token embeddings with
+``share_inout_emb``). Outputs must therefore fit the input's positions: :meth:`EncoderOnly.check_task`
+rejects tasks whose outputs can be longer than their inputs. A single example whose output is
+longer than its own input still works: the sequence is padded with ``<pad>`` positions (masked as
+keys, read as queries) up to the output's length.
+
+Non-autoregressive: :meth:`predict` decodes every position at once (the argmax at each position,
+cut at the first ``<eos>``); beam search falls back to it. The encoder options (``enc_*``,
+``n_enc_*``) configure the stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ArchitectureConfig
+from ..encodings import EOS, PAD
+from .base import Seq2SeqModel
+from .layers import (EncoderLayer, LoopPlan, check_loop_options, init_embeddings, key_mask, loop_control,
+                     make_positions, ponder_mean, run_stack, xavier_init)
+
+
+class EncoderOnly(Seq2SeqModel):
+    autoregressive = False
+
+    def __init__(self, a: ArchitectureConfig, vocab_size: int):
+        super().__init__(a, vocab_size)
+        if a.n_enc_layers < 1:
+            raise ValueError("architecture=encoder_only needs architecture.n_enc_layers >= 1")
+        d, post = a.enc_emb_dim, a.norm == "post"
+        self.tok, self.pos = nn.Embedding(vocab_size, d), make_positions(a.positional_embeddings, a.max_positions, d)
+        self.layers = nn.ModuleList(EncoderLayer(d, a.n_enc_heads, a.n_enc_hidden_layers, a) for _ in range(a.n_enc_layers))
+        self.norm = nn.Identity() if post else nn.LayerNorm(d)
+        self.emb_norm = nn.LayerNorm(d) if post else nn.Identity()
+        self.drop = nn.Dropout(a.dropout)
+        self.proj = nn.Linear(d, vocab_size, bias=False)
+        self.plan = LoopPlan(a.n_enc_layers, a.enc_loop_idx, a.enc_loops)
+        check_loop_options(a, [self.plan])
+        self.loop = loop_control(d, self.plan, a)
+        init_embeddings(self.tok, self.pos)
+        if a.share_inout_emb:
+            self.proj.weight = self.tok.weight
+        if a.xavier_init:
+            xavier_init(self, skip=(self.tok.weight,))
+        self._aux: torch.Tensor | float = 0.0
+
+    def embedding_params(self) -> int:
+        n = super().embedding_params()
+        return n if self.cfg.share_inout_emb else n + self.proj.weight.numel()
+
+    def check_task(self, task: Any) -> None:
+        """Raise ValueError when the task's outputs (plus ``<eos>``) may not fit its inputs' positions."""
+        n_in, n_out = task.max_input_len, task.max_output_len
+        if n_out > n_in:
+            raise ValueError(
+                f"architecture=encoder_only reads the output `y <eos>` at the input positions `x <eos>`, but this task's "
+                f"outputs can be longer than its inputs (output up to {n_out} tokens, input up to {n_in}): "
+                "use architecture=encoder_decoder or decoder_only")
+        if n_in + 1 > self.cfg.max_positions:
+            raise ValueError(f"architecture=encoder_only: inputs of {n_in + 1} tokens (with <eos>) exceed "
+                             f"architecture.max_positions={self.cfg.max_positions}")
+
+    def aux_loss(self) -> torch.Tensor | float:
+        return self._aux
+
+    def encode(self, x: torch.Tensor, x_len: torch.Tensor, width: int) -> torch.Tensor:
+        """Output vectors (B x width x D) of ``x <eos>`` padded (or cut) to ``width`` positions."""
+        if width > x.shape[1]:
+            x = F.pad(x, (0, width - x.shape[1]), value=PAD)
+        s = x.shape[1]
+        mask = key_mask(x_len, s)
+        h = self.tok(x)
+        if self.pos is not None:
+            h = h + self.pos.weight[:s]
+        h = self.drop(self.emb_norm(h))
+        valid = mask[:, 0, 0] if self.cfg.act else None
+        h, ponder = run_stack(h, self.plan, self.loop, lambda i, h, slot: self.layers[i](h, mask), valid)
+        if self.cfg.act:
+            self._aux = self.cfg.act_ponder_coupling * ponder_mean(ponder, valid)
+        return self.norm(h[:, :width])
+
+    def logits(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
+        """Position i of the encoder output predicts token i of ``y <eos>`` (``y_in`` gives only the length)."""
+        return self.proj(self.encode(x, x_len, y_in.shape[1]))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The argmax at positions 0..max_len, cut at the first ``<eos>``: outputs (``<pad>`` after the
+        end), lengths, and whether an ``<eos>`` was produced."""
+        width = max(1, min(max_len + 1, self.cfg.max_positions))
+        tokens = self.proj(self.encode(x, x_len, width)).argmax(dim=-1)
+        is_eos = tokens == EOS
+        ended = is_eos.any(dim=1)
+        lengths = torch.where(ended, is_eos.float().argmax(dim=1), torch.full_like(x_len, width))
+        cols = torch.arange(width, device=x.device)[None, :]
+        out = torch.where(cols < lengths[:, None], tokens, torch.full_like(tokens, PAD))
+        return out[:, : max(int(lengths.max()), 1)], lengths, ended

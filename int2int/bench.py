@@ -9,7 +9,7 @@ The models are those of ``../shared/notes/performance.md``, where the original's
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import statistics
 import time
 
@@ -63,7 +63,23 @@ def timed(fn, reps: int) -> list[float]:
     return out
 
 
-def run(name: str, device: torch.device, seconds: float, peak: float) -> dict[str, float]:
+def train_flops(model, x_tokens: float, y_tokens: float) -> float:
+    """Training FLOPs of one example: 6 x (parameters x the tokens they see), attention scores left out.
+
+    Encoder layers see the input tokens; decoder layers and the output projection the output tokens,
+    except the cross-attention key/value projections, which see the input tokens.
+    """
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    enc = sum(count(layer) for layer in model.enc_layers)
+    kv = sum(count(layer.cross_attn.kv) for layer in model.dec_layers)
+    dec = sum(count(layer) for layer in model.dec_layers) - kv
+    proj = model.vocab_size * model.cfg.dec_emb_dim
+    return 6.0 * ((enc + kv) * x_tokens + (dec + proj) * y_tokens)
+
+
+def run(name: str, device: torch.device, seconds: float, peak: float, precision: str = "fp32") -> dict[str, float]:
     cfg = bench_config(name, device.type)
     task = build_task(cfg)
     torch.manual_seed(0)
@@ -75,8 +91,11 @@ def run(name: str, device: torch.device, seconds: float, peak: float) -> dict[st
     gen = timed(lambda: to_tensors(task.generate(rng, bs), device), 200)
     gen_rate = bs / statistics.median(gen)
 
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+
     def step():
-        train_step(model, opt, to_tensors(task.generate(rng, bs), device), 1e-4, 5.0)
+        with autocast():
+            train_step(model, opt, to_tensors(task.generate(rng, bs), device), 1e-4, 5.0)
 
     for _ in range(5):
         step()
@@ -88,12 +107,12 @@ def run(name: str, device: torch.device, seconds: float, peak: float) -> dict[st
 
     data = task.generate(np.random.default_rng(1), 1000)
     t = time.perf_counter()
-    evaluate(model, task, data, EvalConfig(batch_size=500), task.max_output_len, device)
+    with autocast():
+        evaluate(model, task, data, EvalConfig(batch_size=500), task.max_output_len, device)
     eval_rate = len(data) / (time.perf_counter() - t)
 
     ex = task.generate(np.random.default_rng(2), 1000)
-    tokens = float((ex.x_len + 1).mean() + (ex.y_len + 1).mean())
-    flops = 6 * model.n_params(non_embedding=True) * tokens
+    flops = train_flops(model, float((ex.x_len + 1).mean()), float((ex.y_len + 1).mean()))
     return dict(train=train_rate, eval=eval_rate, gen=gen_rate, mfu=train_rate * flops / peak,
                 params=model.n_params(), original=MODELS[name]["original"])
 
@@ -104,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="training time measured per model")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--precision", default="fp32,bf16", help="comma-separated subset of fp32,bf16 (bf16: autocast)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -111,12 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     peak = matmul_peak(device)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
           f"fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
-    print("| model | params | train ex/s | original ex/s | x original | eval ex/s | data gen ex/s | MFU |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | precision | params | train ex/s | original ex/s | x original | eval ex/s | data gen ex/s | MFU (fp32 peak) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        r = run(name.strip(), device, args.seconds, peak)
-        print(f"| {name} | {r['params'] / 1e6:.2f}M | {r['train']:,.0f} | {r['original']:,} | "
-              f"{r['train'] / r['original']:.1f} | {r['eval']:,.0f} | {r['gen']:,.0f} | {100 * r['mfu']:.0f}% |", flush=True)
+        for precision in args.precision.split(","):
+            r = run(name.strip(), device, args.seconds, peak, precision.strip())
+            print(f"| {name} | {precision} | {r['params'] / 1e6:.2f}M | {r['train']:,.0f} | {r['original']:,} | "
+                  f"{r['train'] / r['original']:.2f} | {r['eval']:,.0f} | {r['gen']:,.0f} | {100 * r['mfu']:.0f}% |",
+                  flush=True)
 
 
 if __name__ == "__main__":

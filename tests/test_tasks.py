@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import make_config
 from int2int.config import (GROUP_SCHEMAS, ConfigError, DigitsConfig, FractionConfig, GcdConfig,
-                            MatrixRankConfig, ModularConfig)
+                            MatrixRankConfig)
 from int2int.encodings import PAD
 from int2int.tasks import TASKS, Examples, build_task
 from int2int.tasks.arithmetic import GcdTask

@@ -65,8 +65,13 @@ class Seq2SeqModel(nn.Module, ABC):
 
     # -- size ----------------------------------------------------------------------------------
     def embedding_params(self) -> int:
-        """Parameters of token and position embeddings (excluded from FLOP estimates)."""
-        return sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Embedding))
+        """Parameters of token and position embeddings, and of an untied output projection ``proj``
+        (excluded from FLOP estimates)."""
+        n = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Embedding))
+        proj = getattr(self, "proj", None)
+        if isinstance(proj, nn.Linear) and not self.cfg.share_inout_emb:
+            n += proj.weight.numel()
+        return n
 
     def n_params(self, non_embedding: bool = False) -> int:
         n = sum(p.numel() for p in self.parameters())

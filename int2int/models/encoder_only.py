@@ -18,42 +18,20 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..config import ArchitectureConfig
 from ..encodings import EOS, PAD
-from .base import Seq2SeqModel
-from .layers import (EncoderLayer, LoopPlan, check_loop_options, init_embeddings, key_mask, loop_control,
-                     make_positions, ponder_mean, run_stack, xavier_init)
+from .layers import key_mask, ponder_mean, run_stack
+from .single_stack import SingleStack
 
 
-class EncoderOnly(Seq2SeqModel):
+class EncoderOnly(SingleStack):
     autoregressive = False
 
     def __init__(self, a: ArchitectureConfig, vocab_size: int):
-        super().__init__(a, vocab_size)
         if a.n_enc_layers < 1:
             raise ValueError("architecture=encoder_only needs architecture.n_enc_layers >= 1")
-        d, post = a.enc_emb_dim, a.norm == "post"
-        self.tok, self.pos = nn.Embedding(vocab_size, d), make_positions(a.positional_embeddings, a.max_positions, d)
-        self.layers = nn.ModuleList(EncoderLayer(d, a.n_enc_heads, a.n_enc_hidden_layers, a) for _ in range(a.n_enc_layers))
-        self.norm = nn.Identity() if post else nn.LayerNorm(d)
-        self.emb_norm = nn.LayerNorm(d) if post else nn.Identity()
-        self.drop = nn.Dropout(a.dropout)
-        self.proj = nn.Linear(d, vocab_size, bias=False)
-        self.plan = LoopPlan(a.n_enc_layers, a.enc_loop_idx, a.enc_loops)
-        check_loop_options(a, [self.plan])
-        self.loop = loop_control(d, self.plan, a)
-        init_embeddings(self.tok, self.pos)
-        if a.share_inout_emb:
-            self.proj.weight = self.tok.weight
-        if a.xavier_init:
-            xavier_init(self, skip=(self.tok.weight,))
-        self._aux: torch.Tensor | float = 0.0
-
-    def embedding_params(self) -> int:
-        n = super().embedding_params()
-        return n if self.cfg.share_inout_emb else n + self.proj.weight.numel()
+        super().__init__(a, vocab_size, "enc")
 
     def check_task(self, task: Any) -> None:
         """Raise ValueError when the task's outputs (plus ``<eos>``) may not fit its inputs' positions."""

@@ -58,10 +58,6 @@ class RecurrentSeq2Seq(Seq2SeqModel):
         if a.xavier_init:
             xavier_init(self, skip=(self.dec_tok.weight,))
 
-    def embedding_params(self) -> int:
-        n = super().embedding_params()
-        return n if self.cfg.share_inout_emb else n + self.proj.weight.numel()
-
     def check_task(self, task: Any) -> None:
         """Nothing to check: recurrent models have no position limit."""
 

@@ -59,10 +59,6 @@ class EncoderDecoder(Seq2SeqModel):
             xavier_init(self, skip=(self.dec_tok.weight,))
         self._aux: torch.Tensor | float = 0.0
 
-    def embedding_params(self) -> int:
-        n = super().embedding_params()
-        return n if self.cfg.share_inout_emb else n + self.proj.weight.numel()
-
     def check_task(self, task: Any) -> None:
         """Nothing beyond ``train.check_lengths``: inputs and outputs have their own positions."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import GcdConfig, IntPairTaskConfig, ModularConfig
+from ..config import IntPairTaskConfig, ModularConfig
 from ..encodings import PositionalInts, Vocabulary, digit_symbols, n_digits
 from .base import Examples, Task, Verdict
 

@@ -121,3 +121,12 @@ def test_beam_top_k_accuracy_is_at_least_greedy(tmp_path):
     assert beam["valid_top1_acc"] == pytest.approx(greedy["valid_acc"], abs=0.02)
     assert beam["valid_acc"] >= beam["valid_top1_acc"]
     assert beam["valid_acc"] >= greedy["valid_acc"] - 0.005
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tmp_path):
+    """hardware.compile=true (torch.compile of the training step) trains the same model, only faster on GPUs."""
+    eager = train(make_config(*TINY, "schedule.max_epoch=1"), tmp_path / "eager")
+    compiled = train(make_config(*TINY, "schedule.max_epoch=1", "hardware.compile=true"), tmp_path / "compiled")
+    assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-3)
+    assert compiled["valid_xe_loss"] == pytest.approx(eager["valid_xe_loss"], rel=1e-3)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .encodings import EOS, PAD
-from .tasks import Examples
+from .examples import Examples, fits
 
 
 @dataclass
@@ -41,6 +41,6 @@ def to_tensors(ex: Examples, device: torch.device) -> TensorBatch:
 
 def drop_long(ex: Examples, max_len: int) -> tuple[Examples, int]:
     """Examples whose input and output (with ``<eos>``) fit ``max_len`` tokens, and how many were dropped."""
-    keep = (ex.x_len + 1 <= max_len) & (ex.y_len + 2 <= max_len)
+    keep = fits(ex.x_len, ex.y_len, max_len)
     n_drop = int((~keep).sum())
     return (ex if n_drop == 0 else ex.take(np.nonzero(keep)[0])), n_drop

@@ -9,7 +9,6 @@ The models are those of ``../shared/notes/performance.md``, where the original's
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import time
 
@@ -22,7 +21,8 @@ from .config import (AdamConfig, ArchitectureConfig, Config, EncodingConfig, Eva
 from .evaluate import evaluate
 from .models import build_model
 from .tasks import build_task
-from .train import build_optimizer, train_step
+from .distributed import Dist
+from .train import Stepper, build_optimizer
 
 MODELS = {
     "tiny": dict(layers=1, dim=64, heads=4, batch=256, base=30, original=5500),
@@ -31,13 +31,13 @@ MODELS = {
 }
 
 
-def bench_config(name: str, device: str) -> Config:
+def bench_config(name: str, device: str, precision: str = "fp32") -> Config:
     m = MODELS[name]
     return Config(
         task=GcdConfig(), encoding=EncodingConfig(base=m["base"]),
         architecture=ArchitectureConfig(n_enc_layers=m["layers"], n_dec_layers=m["layers"], enc_emb_dim=m["dim"],
                                         dec_emb_dim=m["dim"], n_enc_heads=m["heads"], n_dec_heads=m["heads"]),
-        optimizer=AdamConfig(lr=1e-4), schedule=ScheduleConfig(batch_size=m["batch"]), hardware=HardwareConfig(device=device),
+        optimizer=AdamConfig(lr=1e-4), schedule=ScheduleConfig(batch_size=m["batch"]), hardware=HardwareConfig(device=device, precision=precision),
     )
 
 
@@ -80,7 +80,7 @@ def train_flops(model, x_tokens: float, y_tokens: float) -> float:
 
 
 def run(name: str, device: torch.device, seconds: float, peak: float, precision: str = "fp32") -> dict[str, float]:
-    cfg = bench_config(name, device.type)
+    cfg = bench_config(name, device.type, precision)
     task = build_task(cfg)
     torch.manual_seed(0)
     model = build_model(cfg.architecture, len(task.vocab)).to(device)
@@ -91,11 +91,10 @@ def run(name: str, device: torch.device, seconds: float, peak: float, precision:
     gen = timed(lambda: to_tensors(task.generate(rng, bs), device), 200)
     gen_rate = bs / statistics.median(gen)
 
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
+    stepper = Stepper(cfg, model, opt, device, Dist())
 
     def step():
-        with autocast():
-            train_step(model, opt, to_tensors(task.generate(rng, bs), device), 1e-4, 5.0)
+        stepper([to_tensors(task.generate(rng, bs), device)], 1e-4)
 
     for _ in range(5):
         step()
@@ -110,7 +109,7 @@ def run(name: str, device: torch.device, seconds: float, peak: float, precision:
 
     data = task.generate(np.random.default_rng(1), 1000)
     t = time.perf_counter()
-    with autocast():
+    with stepper.autocast():
         evaluate(model, task, data, EvalConfig(batch_size=500), task.max_output_len, device)
     eval_rate = len(data) / (time.perf_counter() - t)
 

@@ -201,20 +201,25 @@ class ScheduleConfig:
 
 
 @dataclass
-class LinearWarmupConfig(ScheduleConfig):
+class DecayConfig(ScheduleConfig):
+    """Schedules that decay the learning rate to ``min_lr_ratio`` x lr at the last step."""
+
+    min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
+
+
+@dataclass
+class LinearWarmupConfig(DecayConfig):
     name: str = opt("linear_warmup", "Linear warm-up, then linear decay to min_lr_ratio x lr at the last step.")
     warmup_steps: int = opt(500, "Linear warm-up steps.")
-    min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
 
 
 @dataclass
-class CosineConfig(ScheduleConfig):
+class CosineConfig(DecayConfig):
     name: str = opt("cosine", "Cosine decay from lr to min_lr_ratio x lr at the last step (optional warm-up).")
-    min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
 
 
 @dataclass
-class WarmupCosineConfig(ScheduleConfig):
+class WarmupCosineConfig(DecayConfig):
     name: str = opt("warmup_cosine", "Linear warm-up then cosine decay to min_lr_ratio x lr at the last step.")
     warmup_steps: int = opt(500, "Linear warm-up steps.")
     min_lr_ratio: float = opt(0.1, "Final learning rate as a fraction of the peak.")
@@ -391,11 +396,9 @@ def validate(cfg: Config) -> None:
         _require(len(parts) == 2 and parts[1].strip().isdigit() and int(parts[1]) > 0, "schedule.stopping_criterion",
                  s.stopping_criterion, "must be METRIC,N with N > 0 (e.g. valid_acc,10)")
     _require(s.save_periodic >= 0, "schedule.save_periodic", s.save_periodic, "must be >= 0 (0: never)")
-    if isinstance(s, (LinearWarmupConfig, CosineConfig)):
+    if isinstance(s, DecayConfig):
         _require(0 <= s.min_lr_ratio <= 1, "schedule.min_lr_ratio", s.min_lr_ratio, "must be in [0, 1]")
     _require(s.warmup_steps >= 0, "schedule.warmup_steps", s.warmup_steps, "must be >= 0")
-    if isinstance(s, WarmupCosineConfig):
-        _require(0 <= s.min_lr_ratio <= 1, "schedule.min_lr_ratio", s.min_lr_ratio, "must be in [0, 1]")
     if isinstance(s, InverseSqrtConfig):
         _require(s.warmup_steps > 0, "schedule.warmup_steps", s.warmup_steps, "must be > 0 for inverse_sqrt")
 

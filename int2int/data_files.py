@@ -17,7 +17,7 @@ import numpy as np
 
 from .encodings import PAD, Vocabulary
 from .run_files import atomic_write
-from .examples import Examples
+from .examples import Examples, fits
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def iter_chunks(path: str | Path, vocab: Vocabulary, max_len: int, chunk_lines: 
         except KeyError:
             _check_tokens(path, lineno, x, y, vocab)
             raise
-        if len(xi) + 1 > max_len or len(yi) + 2 > max_len:
+        if not fits(len(xi), len(yi), max_len):
             dropped += 1
         else:
             xs.append(xi)

@@ -9,6 +9,11 @@ import numpy as np
 from .encodings import PAD
 
 
+def fits(x_len, y_len, max_len: int):
+    """Whether an example fits ``max_len`` tokens: ``x <eos>`` and ``<eos> y <eos>`` (ints or arrays)."""
+    return (x_len + 1 <= max_len) & (y_len + 2 <= max_len)
+
+
 @dataclass
 class Examples:
     """A batch of tokenized examples: padded id matrices and their lengths (no ``<eos>``)."""

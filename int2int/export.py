@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .batching import drop_long
 from .config import Config, validate
 from .data_files import write_examples
+from .sources import generated_chunks
 from .tasks import Examples, build_task
 
 log = logging.getLogger(__name__)
-
-CHUNK = 100_000
 
 
 def export(cfg: Config) -> Path:
@@ -32,15 +30,11 @@ def export(cfg: Config) -> Path:
 
     def chunks() -> Iterator[Examples]:
         nonlocal dropped
-        left = cfg.export.size
-        while left > 0:
-            ex, d = drop_long(task.generate(rng, min(left, CHUNK)), cfg.data.max_len)
-            dropped += d
-            if len(ex) == 0:
-                raise RuntimeError(f"data.max_len={cfg.data.max_len}: no generated example fits")
-            left -= len(ex)
+        done = 0
+        for ex, d in generated_chunks(task, rng, cfg.export.size, cfg.data.max_len):
+            dropped, done = dropped + d, done + len(ex)
             yield ex
-            log.info("exported %d / %d examples", cfg.export.size - left, cfg.export.size)
+            log.info("exported %d / %d examples", done, cfg.export.size)
 
     t = time.perf_counter()
     n = write_examples(path, task.vocab, chunks())

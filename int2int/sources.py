@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -165,17 +166,21 @@ class TwoSets(Source):
         return parts[0] if len(parts) == 1 else Examples.concat(parts)
 
 
+def generated_chunks(task: Task, rng: np.random.Generator, n: int, max_len: int,
+                     chunk: int = 100_000) -> Iterator[tuple[Examples, int]]:
+    """``n`` generated examples that fit ``max_len``, in chunks, each with its count of dropped examples."""
+    left = n
+    while left > 0:
+        ex, dropped = drop_long(task.generate(rng, min(left, chunk)), max_len)
+        if len(ex) == 0:
+            raise RuntimeError(f"data.max_len={max_len}: no generated example fits")
+        left -= len(ex)
+        yield ex, dropped
+
+
 def _generate(task: Task, seed: list[int], n: int, max_len: int) -> Examples:
     """``n`` generated examples from a generator of their own (so the pool is the same whatever the run did)."""
-    rng = np.random.default_rng(seed)
-    parts, have = [], 0
-    while have < n:
-        ex, _ = drop_long(task.generate(rng, min(n - have, 100_000)), max_len)
-        if len(ex) == 0:
-            raise RuntimeError("no generated example fits data.max_len")
-        parts.append(ex)
-        have += len(ex)
-    return Examples.concat(parts).take(slice(0, n)) if len(parts) > 1 else parts[0].take(slice(0, n))
+    return Examples.concat([ex for ex, _ in generated_chunks(task, np.random.default_rng(seed), n, max_len)])
 
 
 def training_source(cfg: Config, task: Task, rng: np.random.Generator) -> Source:

@@ -156,19 +156,6 @@ class Stepper:
         return loss_sum, tokens
 
 
-def train_step(model: Seq2SeqModel, optimizer: torch.optim.Optimizer, b: TensorBatch, lr: float, clip: float) -> float:
-    """One plain optimisation step (used by the benchmark): returns the batch's mean token loss."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    loss = model(b.x, b.x_len, b.y_in, b.y_out) / b.n_tokens
-    optimizer.zero_grad(set_to_none=True)
-    (loss + model.aux_loss()).backward()
-    if clip > 0:
-        nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
-    optimizer.step()
-    return loss.item()
-
-
 def check_lengths(cfg: Config, task: Task) -> None:
     """Fail before training when the task's sequences cannot fit the model's positions."""
     longest = min(max(task.max_input_len + 1, task.max_output_len + 2), cfg.data.max_len)
@@ -269,7 +256,6 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
         t_epoch = time.perf_counter()
         loss_sum, loss_tokens, dropped_before = 0.0, 0, source.dropped
         window_t, window_ex, window_loss, window_tok = time.perf_counter(), 0, 0.0, 0
-        lr = cfg.optimizer.lr * lr_factor(s, progress.steps, total_steps)
         bar = None
         if show_bar:
             from tqdm import tqdm

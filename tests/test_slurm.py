@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, TINY, launch_cmd
+from int2int.run_files import read_metrics
 
 pytestmark = pytest.mark.slurm
 
@@ -152,17 +153,7 @@ def sweeps(env):
         s.stop()
 
 
-def metrics_lines(run_dir: Path) -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
+metrics_lines = read_metrics  # complete lines of a run's metrics.jsonl (a line being written is skipped)
 
 
 def runs(sweep_dir: Path) -> pd.DataFrame:

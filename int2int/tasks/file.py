@@ -66,14 +66,15 @@ class FileTask(Task):
     def generate(self, rng: np.random.Generator, n: int) -> Examples:
         raise RuntimeError("task=file cannot generate examples: it learns from data.train_path")
 
-    def _ints_of(self, ids: np.ndarray, lengths: np.ndarray):
-        """How many positional integers every row holds (1 to 3), or None when the rows are not integers."""
+    def _ints_of(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[int, np.ndarray] | None:
+        """How many positional integers every row holds (1 to 3) and their values, or None when the rows
+        are not integers."""
         if self.ints is None:
             return None
         for count in (1, 2, 3):
-            _, valid, _ = self.ints.decode(ids, lengths, count)
+            values, valid, _ = self.ints.decode(ids, lengths, count)
             if valid.all():
-                return count
+                return count, values
         return None
 
     def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:
@@ -81,20 +82,18 @@ class FileTask(Task):
         p = np.pad(pred, ((0, 0), (0, width - pred.shape[1])), constant_values=PAD)
         y = np.pad(ex.y, ((0, 0), (0, width - ex.y.shape[1])), constant_values=PAD)
         acc = (pred_len == ex.y_len) & (p == y).all(axis=1)
-        count = self._ints_of(ex.y, ex.y_len)
-        if count is not None:
-            _, correct, _ = self.ints.decode(pred, pred_len, count)
+        targets = self._ints_of(ex.y, ex.y_len)
+        if targets is not None:
+            _, correct, _ = self.ints.decode(pred, pred_len, targets[0])
         else:
             inside = self.output_tokens[p] | (np.arange(width)[None, :] >= pred_len[:, None])
             correct = inside.all(axis=1) & (pred_len > 0)
-        return Verdict(acc=acc, correct=correct, classes=self._classes(ex))
+        return Verdict(acc=acc, correct=correct, classes=self._classes(ex, targets))
 
-    def _classes(self, ex: Examples) -> np.ndarray:
+    def _classes(self, ex: Examples, targets: tuple[int, np.ndarray] | None) -> np.ndarray:
+        if targets is not None and targets[0] == 1:
+            return np.minimum(targets[1][:, 0], self.cfg.max_class)
         words = self.vocab.lines(ex.y, ex.y_len)
-        if count := (self._ints_of(ex.y, ex.y_len) if self.ints is not None else None):
-            if count == 1:
-                values, _, _ = self.ints.decode(ex.y, ex.y_len, 1)
-                return np.minimum(values[:, 0], self.cfg.max_class)
         if self.symbolic_numbers and (ex.y_len == 1).all():
             return np.minimum(np.array([int(w) for w in words]), self.cfg.max_class)
         return np.array(words, dtype=object)

@@ -1,82 +1,162 @@
-"""Evaluation: teacher-forced cross-entropy, then greedy decoding or beam search judged by the task's verifier."""
+"""Evaluation of one set: teacher-forced cross-entropy, then greedy decoding or beam search judged by the task.
+
+Semantics are the original's: an example whose teacher-forced prediction is perfect (the argmax at every position
+is the target's token, which is also what greedy decoding produces) is right; otherwise the decoded output is judged
+by the task's verifier, and with beam search (``eval.beam_size`` K > 1) the example is right when any of its K
+finished hypotheses is. ``acc``, ``perfect``, ``correct`` and the task's extra metrics credit any hypothesis;
+``top1_acc`` is the best hypothesis alone. So an example that greedy decoding gets perfect stays right with beam
+search, whatever the beam finds.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
-from .batching import to_tensors
 from .config import EvalConfig
-from .decoding import beam_search, greedy
-from .encodings import PAD
-from .models.base import Seq2SeqModel
-from .tasks import Examples, Task
+from .data.examples import Examples
+from .data.tensors import to_tensors
+from .encodings.vocab import PAD
 
 log = logging.getLogger(__name__)
 
 
-def _judge(task: Task, ex: Examples, pred: np.ndarray, pred_len: np.ndarray, ended: np.ndarray):
-    """(acc, perfect, correct, classes) of one hypothesis per example."""
-    verdict = task.verify(ex, pred, pred_len)
-    width = max(pred.shape[1], ex.y.shape[1])
-    p = np.pad(pred, ((0, 0), (0, width - pred.shape[1])), constant_values=PAD)
-    y = np.pad(ex.y, ((0, 0), (0, width - ex.y.shape[1])), constant_values=PAD)
-    perfect = ended & (pred_len == ex.y_len) & (p == y).all(axis=1)
-    return ended & (verdict.acc | perfect), perfect, ended & verdict.correct, verdict.classes
+@dataclass
+class SetResult:
+    """Metrics of one evaluation set, its per-class counts, and (optionally) its predictions table."""
+
+    metrics: dict[str, float | int]
+    classes: dict[str, list[int]]
+    predictions: Any = None  # a pandas DataFrame with eval.save_predictions
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def same_tokens(a: np.ndarray, a_len: np.ndarray, b: np.ndarray, b_len: np.ndarray) -> np.ndarray:
+    """Rows of two padded id matrices that hold the same tokens."""
+    width = max(a.shape[1], b.shape[1])
+    pa = np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=PAD)
+    pb = np.pad(b, ((0, 0), (0, width - b.shape[1])), constant_values=PAD)
+    return (a_len == b_len) & (pa == pb).all(axis=1)
+
+
+class Judged:
+    """Verdicts on K hypotheses per example (K = 1 for greedy decoding): n x K arrays."""
+
+    def __init__(self, task, ex: Examples, out: np.ndarray, lengths: np.ndarray, ended: np.ndarray):
+        n, k = lengths.shape
+        rep = ex.take(np.repeat(np.arange(n), k))
+        flat_out, flat_len = out.reshape(n * k, -1), lengths.reshape(-1)
+        verdict = task.verify(rep, flat_out, flat_len)
+        ended = ended.reshape(n * k)
+        perfect = ended & same_tokens(flat_out, flat_len, rep.y, rep.y_len)
+        self.acc = (ended & (verdict.acc | perfect)).reshape(n, k)
+        self.perfect = perfect.reshape(n, k)
+        self.correct = (ended & verdict.correct).reshape(n, k)
+        self.extra = {name: (ended & m).reshape(n, k) for name, m in verdict.extra.items()}
+        self.classes = verdict.classes.reshape(n, k)[:, 0]
+        self.values = None if verdict.values is None else verdict.values.reshape(n, k)[:, 0]
+        self.ok_values = None if verdict.values is None else self.correct[:, 0]
 
 
 @torch.no_grad()
-def evaluate(model: Seq2SeqModel, task: Task, data: Examples, cfg: EvalConfig, max_output_len: int,
-             device: torch.device, name: str = "valid") -> tuple[dict[str, float | int], dict[str, list[int]]]:
-    """Metrics of ``model`` on ``data``: ``{name}_xe_loss, _acc, _perfect, _correct, _size`` and per-class counts.
+def teacher_forced(model, b) -> tuple[float, np.ndarray]:
+    """Summed cross-entropy of a batch, and whether each example's argmax prediction is its target exactly."""
+    logits = model.logits(b.x, b.x_len, b.y_in)
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), b.y_out.flatten(), ignore_index=PAD,
+                                             reduction="sum")
+    hit = (logits.argmax(dim=-1) == b.y_out) | (b.y_out == PAD)
+    return float(loss), hit.all(dim=1).cpu().numpy()
 
-    With ``cfg.beam_size`` K > 1, ``acc`` credits an example when any of its K hypotheses is right
-    (top-K accuracy), ``top1_acc`` is the accuracy of the best hypothesis, and ``perfect`` and
-    ``correct`` are those of the best hypothesis. Returns ``(metrics, classes)``, ``classes``
-    mapping each class key (a string) to ``[count, n_acc]``.
-    """
+
+@torch.no_grad()
+def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, device: torch.device,
+             name: str = "valid", predictions: bool = False) -> SetResult:
+    """Metrics of ``model`` on ``data``: ``{name}_xe_loss, _acc, _perfect, _correct, _size``, ``_top1_acc`` with
+    beam search, one ``{name}_<metric>`` per extra metric of the task, and per-class counts
+    ``{class: [count, right]}``."""
     was_training = model.training
     model.eval()
-    loss_sum, n_tokens = 0.0, 0
-    acc, top1, perfect, correct, classes = [], [], [], [], []
-    k = cfg.beam_size
+    loss_sum, n_tokens, k = 0.0, 0, cfg.beam_size
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("acc", "top1", "perfect", "correct", "classes")}
+    extra: dict[str, list[np.ndarray]] = {m: [] for m in task.extra_metrics}
+    rows: list[dict[str, Any]] = []
     for start in range(0, len(data), cfg.batch_size):
         ex = data.take(slice(start, start + cfg.batch_size))
         b = to_tensors(ex, device)
-        loss_sum += float(model.loss(b.x, b.x_len, b.y_in, b.y_out, reduction="sum"))
-        n_tokens += b.n_tokens
-        if k == 1:
-            out, lengths, ended = (t.cpu().numpy() for t in greedy(model, b.x, b.x_len, max_output_len))
-            a, p, c, cls = _judge(task, ex, out, lengths, ended)
-            acc.append(a)
-            top1.append(a)
-        else:
-            out, lengths, ended, _ = (t.cpu().numpy() for t in beam_search(
-                model, b.x, b.x_len, max_output_len, k, cfg.beam_length_penalty, cfg.beam_early_stopping))
-            n, kk = lengths.shape
-            rep = ex.take(np.repeat(np.arange(n), kk))
-            a, p, c, cls = _judge(task, rep, out.reshape(n * kk, -1), lengths.reshape(-1), ended.reshape(-1))
-            a, p, c, cls = a.reshape(n, kk), p.reshape(n, kk)[:, 0], c.reshape(n, kk)[:, 0], cls.reshape(n, kk)[:, 0]
-            acc.append(a.any(axis=1))
-            top1.append(a[:, 0])
-        perfect.append(p)
-        correct.append(c)
-        classes.append(cls)
+        loss, tf_perfect = teacher_forced(model, b)
+        loss_sum, n_tokens = loss_sum + loss, n_tokens + b.n_tokens
+        gen = model.generate(b.x, b.x_len, max_output_len, k, cfg.beam_length_penalty, cfg.beam_early_stopping)
+        out, lengths, ended = (t.cpu().numpy() for t in gen[:3])
+        if lengths.ndim == 1:  # greedy: one hypothesis per example
+            out, lengths, ended = out[:, None], lengths[:, None], ended[:, None]
+        j = Judged(task, ex, out, lengths, ended)
+        parts["acc"].append(tf_perfect | j.acc.any(axis=1))
+        parts["top1"].append(j.acc[:, 0])
+        parts["perfect"].append(tf_perfect | j.perfect.any(axis=1))
+        parts["correct"].append(tf_perfect | j.correct.any(axis=1))
+        parts["classes"].append(j.classes)
+        if extra:
+            target = Judged(task, ex, ex.y[:, None, :], ex.y_len[:, None], np.ones((len(ex), 1), dtype=bool))
+            for m in extra:
+                extra[m].append(np.where(tf_perfect, target.extra[m][:, 0], j.extra[m].any(axis=1)))
+        if predictions:
+            rows.append(prediction_rows(task, ex, out, lengths, ended, j, parts["acc"][-1]))
     model.train(was_training)
-    acc_a, cls_a = np.concatenate(acc), np.concatenate(classes)
-    counts, hits = Counter(cls_a.tolist()), Counter(cls_a[acc_a].tolist())
-    order = sorted(counts, key=lambda c: (0, int(c), "") if isinstance(c, (int, np.integer)) else (1, 0, str(c)))
-    per_class = {str(key): [int(counts[key]), int(hits.get(key, 0))] for key in order}
+    acc, classes = np.concatenate(parts["acc"]), np.concatenate(parts["classes"])
     metrics: dict[str, float | int] = {
         f"{name}_xe_loss": loss_sum / max(n_tokens, 1),
-        f"{name}_acc": float(acc_a.mean()),
-        f"{name}_perfect": float(np.concatenate(perfect).mean()),
-        f"{name}_correct": float(np.concatenate(correct).mean()),
+        f"{name}_acc": float(acc.mean()),
+        f"{name}_perfect": float(np.concatenate(parts["perfect"]).mean()),
+        f"{name}_correct": float(np.concatenate(parts["correct"]).mean()),
         f"{name}_size": int(len(data)),
     }
     if k > 1:
-        metrics[f"{name}_top1_acc"] = float(np.concatenate(top1).mean())
-    return metrics, per_class
+        metrics[f"{name}_top1_acc"] = float(np.concatenate(parts["top1"]).mean())
+    for m, values in extra.items():
+        metrics[f"{name}_{m}"] = float(np.concatenate(values).mean())
+    table = None
+    if predictions:
+        import pandas as pd
+
+        table = pd.concat(rows, ignore_index=True)
+    return SetResult(metrics, per_class(classes, acc), table)
+
+
+def per_class(classes: np.ndarray, acc: np.ndarray) -> dict[str, list[int]]:
+    """``{class: [count, right]}`` in a stable order (numeric classes by value, then the others)."""
+    counts, hits = Counter(classes.tolist()), Counter(classes[acc].tolist())
+    order = sorted(counts, key=lambda c: (0, int(c), "") if isinstance(c, (int, np.integer)) else (1, 0, str(c)))
+    return {str(key): [int(counts[key]), int(hits.get(key, 0))] for key in order}
+
+
+def prediction_rows(task, ex: Examples, out: np.ndarray, lengths: np.ndarray, ended: np.ndarray, j: Judged,
+                    acc: np.ndarray):
+    """The rows of ``predictions/<set>-epoch<E>.parquet`` for one batch (see analysis/README.md)."""
+    import pandas as pd
+
+    n, k = lengths.shape
+    vocab = task.vocab
+    hyps = vocab.lines(out.reshape(n * k, -1), lengths.reshape(-1))
+    hyps = [hyps[i * k:(i + 1) * k] for i in range(n)]
+    target = Judged(task, ex, ex.y[:, None, :], ex.y_len[:, None], np.ones((n, 1), dtype=bool))
+    value = pd.array(np.where(j.ok_values, j.values, 0), dtype="Int64") if j.values is not None else None
+    if value is not None:
+        value[~j.ok_values] = pd.NA
+    return pd.DataFrame({
+        "input": vocab.lines(ex.x, ex.x_len),
+        "target": vocab.lines(ex.y, ex.y_len),
+        "class": [str(c) for c in j.classes],
+        "prediction": [h[0] for h in hyps],
+        "value": value if value is not None else pd.array([pd.NA] * n, dtype="Int64"),
+        "target_value": (pd.array(target.values, dtype="Int64") if target.values is not None
+                         else pd.array([pd.NA] * n, dtype="Int64")),
+        "acc": acc,
+        "top1_acc": j.acc[:, 0],
+        "ended": ended[:, 0].astype(bool),
+        "hypotheses": hyps,
+    })

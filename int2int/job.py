@@ -1,23 +1,29 @@
-"""One job of a sweep: Hydra's composed config in, a trained run directory out.
+"""One job of a sweep: Hydra's composed config in, a trained (exported, evaluated) run directory out.
 
-Converts the composed DictConfig into the typed :class:`~int2int.config.Config`, validates it before
-any compute, records ``run.json`` and ``status.json`` in Hydra's output directory, then trains.
+Converts the composed DictConfig into the typed :class:`~int2int.config.Config` and checks it before any compute;
+refuses to resume a run directory whose checkpoint another config wrote; records ``run.json`` (with the history
+of what relaunches changed) and ``status.json``; then trains. Errors of the config or of a data file end a single
+run with one line (``config error: ...``, ``data error: ...``) and exit status 2; in a sweep the job fails and the
+sweeper reports it with the job's overrides, the other jobs go on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from .config import Config, to_dict, validate
-from .run_files import RUN_FILE, now, read_metrics, read_status, write_json, write_status
+from .config import Config, ConfigError, Mode, describe_change, to_dict
+from .data.files import DataFileError
+from .run_files import RUN_FILE, now, read_json, read_metrics, read_status, write_json, write_status
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +46,26 @@ def to_config(cfg: DictConfig) -> Config:
 def job_info() -> dict[str, Any]:
     """Run directory, group choices, overrides and sweep position, from Hydra's runtime config."""
     hc = HydraConfig.get()
-    choices = {g: c for g, c in hc.runtime.choices.items() if not g.startswith("hydra")}
-    multirun = hc.mode is not None and hc.mode.name == "MULTIRUN"
+    multirun = hc.mode == RunMode.MULTIRUN
     return {
         "run_dir": hc.runtime.output_dir,
-        "choices": choices,
+        "choices": {g: c for g, c in hc.runtime.choices.items() if not g.startswith("hydra")},
         "overrides": list(hc.overrides.task),
         "sweep_dir": str(Path(hc.sweep.dir).resolve()) if multirun else None,
         "job_num": hc.job.num if multirun else None,
+        "multirun": multirun,
     }
 
 
 def absolute_paths(config: Config) -> None:
-    """Data and export paths relative to where the user launched (they stay valid in any job directory)."""
+    """Data, export and checkpoint paths relative to where the user launched (valid in any job directory)."""
     d = config.data
     d.train_path = to_absolute_path(d.train_path) if d.train_path else ""
     d.eval_paths = [to_absolute_path(p) for p in d.eval_paths]
     config.export.path = to_absolute_path(config.export.path)
+    for section, key in ((config.eval, "checkpoint"), (config, "init_from")):
+        if getattr(section, key):
+            setattr(section, key, to_absolute_path(getattr(section, key)))
 
 
 def is_main_process() -> bool:
@@ -76,33 +85,41 @@ def pick_local_gpu(config: Config, job_num: int | None) -> None:
 
 def run_job(cfg: DictConfig) -> float | None:
     """Hydra task function body: returns the last validation accuracy (for sweepers that optimise)."""
-    config = to_config(cfg)
-    validate(config)
-    absolute_paths(config)
-    if config.mode == "export":
-        from .export import export
-
-        export(config)
-        return None
     info = job_info()
+    try:
+        return dispatch(cfg, info)
+    except (ConfigError, DataFileError) as err:  # a rule broken by the config or a file: say which, no traceback
+        kind = "config" if isinstance(err, ConfigError) else "data"
+        log.error("%s error: %s", kind, err)
+        if info["multirun"]:
+            raise  # the sweeper reports it with the job's overrides; the other jobs go on
+        sys.exit(2)
+
+
+def dispatch(cfg: DictConfig, info: dict[str, Any]) -> float | None:
+    config = to_config(cfg)
+    config.check()
+    absolute_paths(config)
     run_dir = Path(info["run_dir"])
+    if config.mode == Mode.export:
+        from .data.export import export
+        from .tasks import build_task
+
+        export(config, build_task(config))
+        return None
+    if config.mode == Mode.eval:
+        from .eval_checkpoint import evaluate_checkpoint
+
+        return evaluate_checkpoint(config, run_dir, info)
     pick_local_gpu(config, info["job_num"])
-    from .train import train  # torch is imported only once the config is known to be valid
+    from .checkpoint import check_relaunch  # torch is imported only once the config is known to be valid
+    from .train import train
 
     if not is_main_process():  # a data-parallel rank > 0: rank 0 keeps the run's files
         record = train(config, run_dir)
         return float(record["valid_acc"]) if "valid_acc" in record else None
-    write_json(run_dir / RUN_FILE, {
-        "run_id": f"{Path(info['sweep_dir']).name}/{info['job_num']}" if info["sweep_dir"] else run_dir.name,
-        "run_dir": str(run_dir.resolve()),
-        "config": to_dict(config),
-        "choices": info["choices"],
-        "overrides": info["overrides"],
-        "sweep_dir": info["sweep_dir"],
-        "job_num": info["job_num"],
-        "started": now(),
-    })
-    log.info("run directory: %s", run_dir.resolve())
+    changed = check_relaunch(run_dir, to_dict(config))  # before anything is written into the run directory
+    record_run(config, run_dir, info, changed)
     global _CURRENT_RUN_DIR
     _CURRENT_RUN_DIR = run_dir
     previous = read_status(run_dir)
@@ -122,3 +139,34 @@ def run_job(cfg: DictConfig) -> float | None:
                  100 * record["valid_acc"], run_dir / "metrics.jsonl")
         return float(record["valid_acc"])
     return None
+
+
+def record_run(config: Config, run_dir: Path, info: dict[str, Any], changed: dict[str, tuple[Any, Any]]) -> None:
+    """Write ``run.json``: the config, choices and overrides, and the history of launches. A relaunch that changed
+    resumable keys (``schedule.max_epoch``, ``eval.*``...) adds them to the history with the epoch they apply from,
+    so that ``run.json`` never claims a config for metrics it did not produce."""
+    path = run_dir / RUN_FILE
+    history = []
+    if path.exists():
+        try:
+            history = read_json(path).get("history", [])
+        except (OSError, ValueError):
+            history = []
+    done = read_metrics(run_dir)
+    launch = {"started": now(), "from_epoch": done[-1]["epoch"] + 1 if done else 1,
+              "changed": {k: [old, new] for k, (old, new) in changed.items()}}
+    if changed:
+        log.info("relaunch with changed resumable keys: %s", "; ".join(describe_change(k, *v) for k, v in changed.items()))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(path, {
+        "run_id": f"{Path(info['sweep_dir']).name}/{run_dir.name}" if info["sweep_dir"] else run_dir.name,
+        "run_dir": str(run_dir.resolve()),
+        "config": to_dict(config),
+        "choices": info["choices"],
+        "overrides": info["overrides"],
+        "sweep_dir": info["sweep_dir"],
+        "job_num": info["job_num"],
+        "started": launch["started"],
+        "history": history + [launch],
+    })
+    log.info("run directory: %s", run_dir.resolve())

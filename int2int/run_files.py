@@ -2,7 +2,10 @@
 
 - ``run.json``: the resolved config, group choices and overrides (rewritten at each launch).
 - ``status.json``: running / finished / failed / preempted, with the error's traceback.
-- ``metrics.jsonl``: one JSON object per evaluation, appended and fsynced.
+- ``metrics.jsonl``: one JSON object per evaluation, appended and fsynced: the commit point of an evaluation.
+- ``classes.jsonl``: one JSON object per evaluation, eval set and class (``epoch``, ``examples``, ``set``,
+  ``class``, ``count``, ``correct``), written just before the evaluation's metrics line.
+- ``progress.json``: where training stands (epoch, steps, examples, recent examples/s), every log line.
 - ``checkpoint.pt``: see :mod:`int2int.checkpoint`.
 JSON files are replaced atomically (temporary file in the same directory, then ``os.replace``).
 """
@@ -20,6 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RUN_FILE, STATUS_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "status.json", "metrics.jsonl", "checkpoint.pt"
+CLASSES_FILE, PROGRESS_FILE = "classes.jsonl", "progress.json"
 
 
 def now() -> str:
@@ -61,13 +65,25 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    """Append one evaluation record as a JSON line and make it durable before returning."""
-    line = json.dumps(record, allow_nan=True) + "\n"
-    with open(Path(run_dir) / METRICS_FILE, "a") as f:
-        f.write(line)
+def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append JSON lines and make them durable before returning."""
+    text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records)
+    with open(path, "a") as f:
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    """Append one evaluation record to ``metrics.jsonl``."""
+    append_lines(Path(run_dir) / METRICS_FILE, [record])
+
+
+def append_classes(run_dir: Path, epoch: int, examples: int, classes: dict[str, dict[str, list[int]]]) -> None:
+    """Append the per-class counts of one evaluation to ``classes.jsonl``, one row per eval set and class."""
+    append_lines(Path(run_dir) / CLASSES_FILE, [
+        {"epoch": epoch, "examples": examples, "set": name, "class": key, "count": count, "correct": right}
+        for name, per_class in classes.items() for key, (count, right) in per_class.items()])
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -110,3 +126,21 @@ def reconcile_metrics(run_dir: Path, epoch: int, last_record: dict[str, Any] | N
         dropped = len(text.splitlines()) - len(kept)
         log.info("%s: kept %d records up to epoch %d (%+d lines)", path, len(kept), epoch, -dropped)
         atomic_write(path, lambda f: f.write(new_text))
+    reconcile_classes(run_dir, epoch)
+
+
+def reconcile_classes(run_dir: Path, epoch: int) -> None:
+    """Drop the ``classes.jsonl`` rows of evaluations after ``epoch`` (and a partly written last line)."""
+    path = Path(run_dir) / CLASSES_FILE
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line)["epoch"] <= epoch and line.endswith("\n"):
+                kept.append(line)
+        except (ValueError, KeyError):
+            continue
+    if len(kept) != len(lines):
+        atomic_write(path, lambda f: f.write("".join(kept)))

@@ -1,14 +1,15 @@
-"""The training core: a flat loop of batches, an evaluation per epoch, a checkpoint per epoch.
+"""The training core: a flat loop of epochs; each trains on ``schedule.epoch_size`` examples, evaluates every set,
+appends the metrics line, and writes the checkpoint.
 
-Reads top to bottom: set up (task, model, optimiser, data sources, eval sets), resume from
-``checkpoint.pt`` if the run directory has one, then for each epoch train on
-``schedule.epoch_size`` examples, evaluate, append the metrics line, write the checkpoint, and keep
-the best and periodic checkpoints; stop early if ``schedule.stopping_criterion`` says so.
+:func:`train` reads top to bottom; its steps are the named helpers beside it: :func:`build_run` (task, model,
+optimiser, data, evaluation sets, every check before any compute), :func:`resume`, :func:`train_epoch`,
+:func:`evaluate_all`, :func:`save_epoch` (metrics, best and periodic checkpoints, then the checkpoint, in an
+order any crash leaves coherent) and :func:`early_stop`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import fnmatch
 import json
 import logging
 import math
@@ -19,73 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
-from torch import nn
 
-from .batching import TensorBatch, to_tensors
 from .checkpoint import encode_json, load_checkpoint, save_checkpoint
-from .config import (Config, ConfigError, CosineConfig, InverseSqrtConfig, LinearWarmupConfig, ScheduleConfig,
-                     TorchOptimizerConfig, WarmupCosineConfig, to_dict, validate)
+from .config import Config, ConfigError, to_dict
+from .data.eval_sets import eval_sets
+from .data.examples import Examples
+from .data.sources import Source, describe_repetition, repetition, training_source
+from .data.streams import Stream, rng
+from .data.tensors import to_tensors
 from .distributed import Dist, setup_distributed
 from .evaluate import evaluate
-from .examples import Examples
 from .models import build_model
-from .models.base import Seq2SeqModel
-from .run_files import append_metrics, reconcile_metrics
-from .sources import describe_repetition, eval_sets, repetition, training_source
+from .run_files import (PROGRESS_FILE, append_classes, append_metrics, atomic_write, now, reconcile_metrics,
+                        write_json)
+from .stepper import Stepper
 from .tasks import Task, build_task
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"hardware.device={name!r}: CUDA is not available on this machine (use cpu or auto)")
-    if name == "cuda":
-        name = f"cuda:{local_rank}"
-    return torch.device(name)
-
-
-def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
-    o = cfg.optimizer
-    params = [p for p in model.parameters() if p.requires_grad]
-    # the fused kernels (CPU and CUDA) update every tensor in one call: 5-15% faster steps on small models
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay,
-                                fused=fused)
-    if o.name == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay,
-                                 fused=fused)
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
-    if isinstance(o, TorchOptimizerConfig):
-        cls = getattr(torch.optim, o.name, None)
-        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-            known = sorted(n for n, c in vars(torch.optim).items() if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and n != "Optimizer")
-            raise ConfigError(f"optimizer.name={o.name!r}: not a torch.optim optimiser (known: {', '.join(known)})")
-        try:
-            return cls(params, lr=o.lr, weight_decay=o.weight_decay, **o.args)
-        except TypeError as err:
-            raise ConfigError(f"optimizer.args={o.args!r}: {o.name} rejects them ({err})") from None
-    raise ConfigError(f"optimizer.name={o.name!r}: unknown optimizer (known: adam, adamw, sgd; others with optimizer=torch)")
-
-
-def lr_factor(s: ScheduleConfig, step: int, total_steps: int) -> float:
-    """Learning rate at optimisation ``step`` (0-based) as a fraction of the peak ``optimizer.lr``."""
-    warm = s.warmup_steps
-    if step < warm:
-        return (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total_steps - warm))
-    if isinstance(s, (WarmupCosineConfig, CosineConfig)):
-        return s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    if isinstance(s, LinearWarmupConfig):
-        return s.min_lr_ratio + (1 - s.min_lr_ratio) * (1 - progress)
-    if isinstance(s, InverseSqrtConfig):
-        return math.sqrt(warm / max(step, 1))
-    return 1.0
 
 
 @dataclass
@@ -96,74 +49,323 @@ class Progress:
     steps: int = 0
     examples: int = 0
     wall_time: float = 0.0  # seconds spent in this run, over all launches
+    total_steps: int = 0  # the schedule's horizon, fixed when the run starts (decaying schedules)
     best: dict[str, float] = field(default_factory=dict)  # best value of each tracked metric
+    best_epoch: dict[str, int] = field(default_factory=dict)  # and the epoch that reached it
     bad_evals: int = 0  # evaluations without improvement of the stopping criterion
     stopped: bool = False  # ended early by the stopping criterion
 
 
-class Stepper:
-    """One optimisation step over ``accumulate_gradients`` micro-batches, on one rank or several.
+@dataclass
+class Run:
+    """Everything a training run holds between epochs."""
 
-    The loss is the token cross-entropy summed over the global batch (all micro-batches, all ranks)
-    divided by its token count, so accumulation and data parallelism give the gradients of one big
-    batch. Mixed precision (``hardware.precision``) runs the forward pass under autocast.
-    """
-
-    def __init__(self, cfg: Config, model: Seq2SeqModel, optimizer: torch.optim.Optimizer, device: torch.device, d: Dist):
-        self.cfg, self.model, self.optimizer, self.device, self.dist = cfg, model, optimizer, device, d
-        net: nn.Module = model
-        if d.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if cfg.hardware.compile:
-            net = torch.compile(net)
-        self.net = net
-        prec = cfg.hardware.precision
-        if prec == "fp16" and device.type != "cuda":
-            raise ConfigError("hardware.precision='fp16': fp16 training needs CUDA; use bf16 on CPU")
-        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(prec)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=prec == "fp16")
-
-    def autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    def __call__(self, micro: list[TensorBatch], lr: float) -> tuple[float, int]:
-        """Train on the micro-batches of one step; returns (summed token loss, tokens) on this rank."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        tokens = sum(b.n_tokens for b in micro)
-        total = self.dist.all_sum(tokens)
-        scale = self.dist.world / total  # DDP averages gradients over ranks
-        loss_sum = 0.0
-        self.optimizer.zero_grad(set_to_none=True)
-        for i, b in enumerate(micro):
-            sync = i == len(micro) - 1 or not self.dist.active
-            ctx = contextlib.nullcontext() if sync else self.net.no_sync()
-            with ctx, self.autocast():
-                loss = self.net(b.x, b.x_len, b.y_in, b.y_out)
-                extra = self.model.aux_loss()
-            self.scaler.scale(loss * scale + extra / len(micro)).backward()
-            loss_sum += loss.item()
-        clip = self.cfg.optimizer.clip_grad_norm
-        if clip > 0:
-            self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), clip, foreach=True)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss_sum, tokens
+    cfg: Config
+    run_dir: Path
+    dist: Dist
+    device: torch.device
+    task: Task
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    stepper: Stepper
+    gen: np.random.Generator  # the training stream (batches, pool draws)
+    source: Source
+    evals: dict[str, Examples]
+    progress: Progress = field(default_factory=Progress)
+    last_record: dict[str, Any] | None = None
 
 
-def check_lengths(cfg: Config, task: Task) -> None:
-    """Fail before training when the task's sequences cannot fit the model's positions."""
-    longest = min(max(task.max_input_len + 1, task.max_output_len + 2), cfg.data.max_len)
-    if longest > cfg.architecture.max_positions:
-        raise ConfigError(
-            f"architecture.max_positions={cfg.architecture.max_positions}: the task needs sequences of "
-            f"{longest} tokens (input {task.max_input_len}, output {task.max_output_len}, plus <eos>; "
-            f"data.max_len={cfg.data.max_len})")
+def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """Train (or resume) the run in ``run_dir``; returns the last metrics record."""
+    run = build_run(cfg, Path(run_dir))
+    resume(run)
+    s, p = cfg.schedule, run.progress
+    if p.epoch >= s.max_epoch or p.stopped:
+        log.info("run already %s at epoch %d (schedule.max_epoch=%d): nothing to do",
+                 "stopped early" if p.stopped else "trained", p.epoch, s.max_epoch)
+        return run.last_record or {}
+    log_setup(run)
+    for epoch in range(p.epoch + 1, s.max_epoch + 1):
+        t_epoch = time.perf_counter()
+        record = train_epoch(run, epoch)
+        if run.dist.main and (epoch % cfg.eval.every == 0 or epoch == s.max_epoch):
+            evaluate_all(run, record)
+        p.epoch = epoch
+        p.wall_time += time.perf_counter() - t_epoch
+        record["wall_time"] = round(p.wall_time, 3)
+        stop = early_stop(run, record) if run.dist.main else False
+        if run.dist.main:
+            save_epoch(run, record)
+        if run.dist.active:  # every rank follows rank 0's early stop
+            stop = bool(run.dist.all_sum(int(stop)))
+        run.dist.barrier()
+        run.last_record = record
+        if stop:
+            break
+    return run.last_record or {}
+
+
+# --------------------------------------------------------------------------------------------
+# set-up
+# --------------------------------------------------------------------------------------------
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"hardware.device={name!r}: CUDA is not available on this machine (use cpu or auto)")
+    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+
+
+def build_model_for(cfg: Config, task: Task, device: torch.device) -> torch.nn.Module:
+    """The model of ``cfg`` for ``task``, initialised from ``seed`` (and ``init_from``), checked against the task."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.architecture, len(task.vocab)).to(device)
+    model.check_task(task, cfg.data.max_len)
+    return model
+
+
+def build_run(cfg: Config, run_dir: Path) -> Run:
+    """Build everything and check everything (config, data files, lengths) before any compute."""
+    cfg.check()
+    s = cfg.schedule
+    dist = setup_distributed("cuda" if resolve_device(cfg.hardware.device).type == "cuda" else "cpu")
+    if s.batch_size % dist.world:
+        raise ConfigError(f"schedule.batch_size={s.batch_size}: must be divisible by the {dist.world} data-parallel "
+                          "ranks")
+    device = resolve_device(cfg.hardware.device, dist.local_rank)
+    if cfg.hardware.num_threads:
+        torch.set_num_threads(cfg.hardware.num_threads)
+    task = build_task(cfg)
+    model = build_model_for(cfg, task, device)
+    if cfg.init_from:
+        init_from(model, cfg.init_from, cfg.freeze, device)
+    optimizer = cfg.optimizer.build([p for p in model.parameters() if p.requires_grad])
+    stepper = Stepper(cfg, model, optimizer, device, dist)
+    gen = rng(cfg.seed, Stream.TRAIN)
+    source = training_source(cfg, task, gen)  # reads and checks the data files before any training
+    evals = eval_sets(cfg, task, source) if dist.main else {}
+    progress = Progress(total_steps=s.steps_per_epoch * s.max_epoch)
+    if dist.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return Run(cfg, run_dir, dist, device, task, model, optimizer, stepper, gen, source, evals, progress)
+
+
+def init_from(model: torch.nn.Module, path: str, freeze: list[str], device: torch.device) -> None:
+    """Load every parameter of the checkpoint at ``path`` whose name and shape match (a smaller model's layers go
+    into the first layers of a larger one), then freeze the parameters matching the ``freeze`` patterns."""
+    ckpt = load_checkpoint(Path(path), device)
+    if ckpt is None:
+        raise ConfigError(f"init_from={path!r}: no checkpoint there (a run directory with checkpoint.pt, or a .pt file)")
+    source = ckpt["model"]
+    own = model.state_dict()
+    loaded = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(k for k, v in source.items() if k in own and own[k].shape != v.shape)
+    model.load_state_dict(loaded, strict=False)
+    log.info("init_from %s: loaded %d of the model's %d tensors%s; %d kept their initialisation", path, len(loaded),
+             len(own), f" (shape mismatch, skipped: {', '.join(skipped)})" if skipped else "", len(own) - len(loaded))
+    if freeze:
+        frozen = [n for n, p in model.named_parameters() if any(fnmatch.fnmatchcase(n, pat) for pat in freeze)]
+        if not frozen:
+            raise ConfigError(f"freeze={freeze!r}: no parameter matches (names: "
+                              f"{', '.join(n for n, _ in list(model.named_parameters())[:8])}, ...)")
+        for n, p in model.named_parameters():
+            if n in frozen:
+                p.requires_grad_(False)
+        log.info("freeze: %d parameter tensors fixed (%s)", len(frozen), ", ".join(frozen))
+
+
+def log_setup(run: Run) -> None:
+    cfg, task, model = run.cfg, run.task, run.model
+    log.info("task: %s", task.describe())
+    log.info("vocabulary: %s", " ".join(task.vocab.itos) if len(task.vocab) <= 400 else
+             f"{len(task.vocab)} tokens: {' '.join(task.vocab.itos[:60])} ...")
+    log.info("model: %s parameters (%s without embeddings) on %s, %s", f"{model.n_params():,}",
+             f"{model.n_params(non_embedding=True):,}", run.device, cfg.hardware.precision.value)
+    for name, data in run.evals.items():
+        log.info("eval set %s: %d examples", name, len(data))
+    log.info(describe_repetition(cfg, run.source, run.progress.total_steps * cfg.schedule.step_examples))
+
+
+# --------------------------------------------------------------------------------------------
+# resume
+# --------------------------------------------------------------------------------------------
+def resume(run: Run) -> None:
+    """Continue from ``checkpoint.pt`` when the run directory has one (its config was checked by the job); make the
+    run files agree with it."""
+    ckpt = load_checkpoint(run.run_dir, run.device)
+    if ckpt is None:
+        if run.dist.main:
+            reconcile_metrics(run.run_dir, 0, None)
+        return
+    if ckpt.get("vocab") not in (None, run.task.vocab.itos):
+        raise ConfigError(f"{run.run_dir / 'checkpoint.pt'} was written with another vocabulary (task, encoding or "
+                          "data files changed)")
+    try:
+        run.model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise ConfigError(f"{run.run_dir / 'checkpoint.pt'} was written by a different model: {err}") from None
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.stepper.scaler.load_state_dict(ckpt["scaler"])
+    run.gen.bit_generator.state = json.loads(ckpt["rng"]["numpy"])
+    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+    if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([t.cpu() for t in ckpt["rng"]["cuda"]])
+    horizon = run.progress.total_steps
+    run.progress = Progress(**json.loads(ckpt["progress"]))
+    run.source.load_state(ckpt.get("source", {}))
+    run.last_record = json.loads(ckpt["last_record"]) if ckpt["last_record"] else None
+    keep_horizon(run, horizon)
+    if run.dist.main:
+        reconcile_metrics(run.run_dir, run.progress.epoch, run.last_record)
+        repair_checkpoints(run, ckpt)
+    log.info("resumed from %s at epoch %d (%d examples)", run.run_dir / "checkpoint.pt", run.progress.epoch,
+             run.progress.examples)
+
+
+def keep_horizon(run: Run, horizon: int) -> None:
+    """A decaying schedule keeps the horizon the run started with: epochs added by raising ``schedule.max_epoch``
+    train at the final learning rate; refused when that rate is 0."""
+    p, s = run.progress, run.cfg.schedule
+    if not p.total_steps:  # a checkpoint written before horizons were stored
+        p.total_steps = horizon
+    if s.decays and horizon > p.total_steps:
+        if s.min_lr_ratio == 0:
+            raise ConfigError(f"schedule.max_epoch={s.max_epoch}: the run's {s.name} schedule decayed to lr 0 at its "
+                              f"horizon of {p.total_steps} steps; training further would not change the model (start "
+                              "a new run, or give schedule.min_lr_ratio > 0 when starting one)")
+        log.info("schedule.max_epoch raised: the %s schedule keeps its horizon of %d steps; the extra epochs train at "
+                 "the final learning rate (%.3g x optimizer.lr)", s.name, p.total_steps, s.min_lr_ratio)
+    elif not s.decays:
+        p.total_steps = horizon
+
+
+def repair_checkpoints(run: Run, ckpt: dict[str, Any]) -> None:
+    """Rewrite the best and periodic checkpoints of the checkpoint's own epoch that a crash left stale or missing
+    (they are written just after ``checkpoint.pt``, from the same model)."""
+    p = run.progress
+    for metric, epoch in p.best_epoch.items():
+        path = run.run_dir / f"best-{metric}.pt"
+        held = load_checkpoint(path, mmap=True) if path.exists() else None
+        if epoch == p.epoch and (held is None or held.get("epoch") != epoch):
+            save_checkpoint(run.run_dir, best_state(ckpt["model"], p, metric), path.name)
+            log.info("rewrote %s for epoch %d (a crash had left it behind)", path.name, epoch)
+    sp = run.cfg.schedule.save_periodic
+    if sp and p.epoch % sp == 0 and not (run.run_dir / f"checkpoint-{p.epoch}.pt").exists():
+        save_checkpoint(run.run_dir, ckpt, f"checkpoint-{p.epoch}.pt")
+
+
+# --------------------------------------------------------------------------------------------
+# an epoch of training
+# --------------------------------------------------------------------------------------------
+def next_batch(run: Run, n: int) -> Examples:
+    """A batch of ``n`` examples; a source that keeps yielding nothing (all too long) is an error."""
+    for _ in range(20):
+        ex = run.source.batch(n)
+        if len(ex):
+            return ex
+    raise ConfigError(f"data.max_len={run.cfg.data.max_len}: no training example fits (the task needs up to "
+                      f"{run.task.max_input_len + 1} input tokens)")
+
+
+def rank_share(ex: Examples, dist: Dist) -> Examples:
+    """This rank's part of a global batch (the batch may be short after examples too long were dropped)."""
+    if not dist.active:
+        return ex
+    bounds = np.linspace(0, len(ex), dist.world + 1).astype(int)
+    return ex.take(slice(bounds[dist.rank], bounds[dist.rank + 1]))
+
+
+def write_progress(run: Run, epoch: int, epoch_examples: int, rate: float) -> None:
+    """``progress.json``: where training stands, for ``python -m int2int.status`` (rank 0 only)."""
+    if run.dist.main:
+        s, p = run.cfg.schedule, run.progress
+        write_json(run.run_dir / PROGRESS_FILE, {
+            "epoch": epoch, "max_epoch": s.max_epoch, "steps": p.steps, "examples": p.examples,
+            "epoch_examples": epoch_examples, "epoch_size": s.epoch_size, "examples_per_s": round(rate, 1),
+            "log_every": s.log_every, "updated": now()})
+
+
+def train_epoch(run: Run, epoch: int) -> dict[str, Any]:
+    """Train on one epoch of examples; returns the start of its metrics record."""
+    cfg, s, p = run.cfg, run.cfg.schedule, run.progress
+    t0 = window_t = time.perf_counter()
+    dropped_before = run.source.dropped
+    epoch_loss, epoch_tokens, window = 0.0, 0, [torch.zeros((), device=run.device), 0, 0]  # loss, tokens, examples
+    bar = None
+    if sys.stderr.isatty() and run.dist.main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=s.steps_per_epoch, desc=f"epoch {epoch}/{s.max_epoch}", leave=False, dynamic_ncols=True)
+    run.model.train()
+    lr = cfg.optimizer.lr
+    for step in range(1, s.steps_per_epoch + 1):
+        micro = [next_batch(run, s.batch_size) for _ in range(s.accumulate_gradients)]
+        lr = cfg.optimizer.lr * s.factor(p.steps, p.total_steps)
+        loss, tokens = run.stepper([to_tensors(rank_share(m, run.dist), run.device) for m in micro], lr)
+        n_examples = sum(len(m) for m in micro)
+        p.steps, p.examples = p.steps + 1, p.examples + n_examples
+        window[0] += loss
+        window[1] += tokens
+        window[2] += n_examples
+        if bar is not None:
+            bar.update(1)
+        if step % s.log_every == 0 or step == s.steps_per_epoch:
+            window_loss = float(window[0])  # the one host-device sync of a log window
+            if not math.isfinite(window_loss):
+                raise FloatingPointError(f"training loss is {window_loss} before step {p.steps} (lower optimizer.lr?)")
+            t = time.perf_counter()
+            rate = window[2] / max(t - window_t, 1e-9)
+            if step % s.log_every == 0:
+                log.info("epoch %d step %d | %.0f examples/s | loss %.4f | lr %.3e", epoch, p.steps, rate,
+                         window_loss / max(window[1], 1), lr)
+            write_progress(run, epoch, step * s.step_examples, rate)
+            epoch_loss, epoch_tokens = epoch_loss + window_loss, epoch_tokens + window[1]
+            window, window_t = [torch.zeros((), device=run.device), 0, 0], t
+    if bar is not None:
+        bar.close()
+    if run.source.dropped > dropped_before:
+        log.warning("epoch %d: dropped %d training examples longer than data.max_len=%d", epoch,
+                    run.source.dropped - dropped_before, cfg.data.max_len)
+    train_time = time.perf_counter() - t0
+    record: dict[str, Any] = {"epoch": epoch, "examples": p.examples, "steps": p.steps,
+                              "train_loss": epoch_loss / max(epoch_tokens, 1), "lr": lr,
+                              "train_time": round(train_time, 3),
+                              "examples_per_s": round(s.steps_per_epoch * s.step_examples / train_time, 1)}
+    rep = repetition(cfg, run.source, p.examples)
+    if rep is not None:
+        record["repetition"] = rep
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation, saving, early stopping
+# --------------------------------------------------------------------------------------------
+def evaluate_all(run: Run, record: dict[str, Any]) -> None:
+    """Evaluate every set into ``record``; write the per-class rows (and predictions) of the evaluation."""
+    cfg, task = run.cfg, run.task
+    t0 = time.perf_counter()
+    max_out = cfg.eval.max_output_len or task.max_output_len
+    record["eval_sets"] = list(run.evals)
+    classes = {}
+    for name, data in run.evals.items():
+        result = evaluate(run.model, task, data, cfg.eval, max_out, run.device, name, cfg.eval.save_predictions)
+        result.metrics.update(task.set_metrics(name, result.classes))
+        record.update(result.metrics)
+        classes[name] = result.classes
+        log_metrics(record["epoch"], name, result.metrics)
+        log_classes(task, name, result.classes)
+        if result.predictions is not None:
+            save_predictions(run.run_dir, name, record["epoch"], result.predictions)
+    record["eval_time"] = round(time.perf_counter() - t0, 3)
+    log.info("epoch %d: train %.1fs (%.0f examples/s), eval %.1fs", record["epoch"], record["train_time"],
+             record["examples_per_s"], record["eval_time"])
+    append_classes(run.run_dir, record["epoch"], record["examples"], classes)
+
+
+def save_predictions(run_dir: Path, name: str, epoch: int, table: pd.DataFrame) -> None:
+    path = run_dir / "predictions" / f"{name}-epoch{epoch}.parquet"
+    path.parent.mkdir(exist_ok=True)
+    atomic_write(path, lambda f: table.to_parquet(f, index=False), mode="wb")
 
 
 def parse_metric(spec: str) -> tuple[str, bool]:
@@ -176,212 +378,72 @@ def improved(value: float, best: float | None, lower: bool) -> bool:
     return best is None or (value < best if lower else value > best)
 
 
-def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
-    """Train (or resume) the run in ``run_dir``; returns the last metrics record."""
-    validate(cfg)
-    run_dir = Path(run_dir)
-    s = cfg.schedule
-    d = setup_distributed("cuda" if resolve_device(cfg.hardware.device).type == "cuda" else "cpu")
-    if s.batch_size % d.world:
-        raise ConfigError(f"schedule.batch_size={s.batch_size}: must be divisible by the {d.world} data-parallel ranks")
-    device = resolve_device(cfg.hardware.device, d.local_rank)
-    if cfg.hardware.num_threads:
-        torch.set_num_threads(cfg.hardware.num_threads)
-    task = build_task(cfg)
-    check_lengths(cfg, task)
-    max_out = cfg.eval.max_output_len or task.max_output_len
-
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.architecture, len(task.vocab)).to(device)
-    try:
-        model.check_task(task)  # e.g. encoder_only needs outputs no longer than inputs
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    optimizer = build_optimizer(cfg, model)
-    stepper = Stepper(cfg, model, optimizer, device, d)
-    rng = np.random.default_rng(cfg.seed)
-    source = training_source(cfg, task, rng)  # reads and checks the data files before any training
-    evals = eval_sets(cfg, task) if d.main else {}
-    step_examples = s.batch_size * s.accumulate_gradients
-    steps_per_epoch = math.ceil(s.epoch_size / step_examples)
-    total_steps = steps_per_epoch * s.max_epoch
-    progress, last_record = Progress(), None
-    if d.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-
-    ckpt = load_checkpoint(run_dir, device)
-    if ckpt is not None:
-        if ckpt.get("vocab") not in (None, task.vocab.itos):
-            raise ConfigError(f"{run_dir / 'checkpoint.pt'} was written with another vocabulary "
-                              "(task, encoding or data files changed)")
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise ConfigError(f"{run_dir / 'checkpoint.pt'} was written by a different model "
-                              f"(architecture/task/encoding changed?): {err}") from None
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if "scaler" in ckpt:
-            stepper.scaler.load_state_dict(ckpt["scaler"])
-        rng.bit_generator.state = json.loads(ckpt["rng"]["numpy"])
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        progress = Progress(**json.loads(ckpt["progress"]))
-        source.load_state(ckpt.get("source", {}))
-        last_record = json.loads(ckpt["last_record"]) if ckpt["last_record"] else None
-        if d.main:
-            reconcile_metrics(run_dir, progress.epoch, last_record)
-        log.info("resumed from %s at epoch %d (%d examples)", run_dir / "checkpoint.pt", progress.epoch, progress.examples)
-    elif d.main:
-        reconcile_metrics(run_dir, 0, None)
-    if progress.epoch >= s.max_epoch or progress.stopped:
-        log.info("run already %s at epoch %d (schedule.max_epoch=%d): nothing to do",
-                 "stopped early" if progress.stopped else "trained", progress.epoch, s.max_epoch)
-        return last_record or {}
-
-    log.info("task: %s", task.describe())
-    log.info("vocabulary: %s", " ".join(task.vocab.itos))
-    log.info("model: %s parameters (%s without embeddings) on %s, %s",
-             f"{model.n_params():,}", f"{model.n_params(non_embedding=True):,}", device, cfg.hardware.precision)
-    for name, data in evals.items():
-        log.info("eval set %s: %d examples%s", name, len(data), "" if cfg.data.eval_paths and name != "strat"
-                 else f" (generated, eval.seed={cfg.eval.seed})")
-    log.info(describe_repetition(cfg, source, total_steps * step_examples))
-
-    stop_metric = parse_metric(s.stopping_criterion.split(",")[0]) if s.stopping_criterion else None
-    patience = int(s.stopping_criterion.split(",")[1]) if s.stopping_criterion else 0
-    tracked = [parse_metric(m) for m in s.validation_metrics.split(",") if m.strip()]
-    share = slice(d.rank * s.batch_size // d.world, (d.rank + 1) * s.batch_size // d.world)
-    model.train()
-    show_bar = sys.stderr.isatty() and d.main
-    for epoch in range(progress.epoch, s.max_epoch):
-        t_epoch = time.perf_counter()
-        loss_sum, loss_tokens, dropped_before = 0.0, 0, source.dropped
-        window_t, window_ex, window_loss, window_tok = time.perf_counter(), 0, 0.0, 0
-        bar = None
-        if show_bar:
-            from tqdm import tqdm
-
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{s.max_epoch}", leave=False, dynamic_ncols=True)
-        for _ in range(steps_per_epoch):
-            micro = [next_batch(source, s.batch_size, cfg, task) for _ in range(s.accumulate_gradients)]
-            n_examples = sum(len(m) for m in micro)
-            lr = cfg.optimizer.lr * lr_factor(s, progress.steps, total_steps)
-            step_loss, step_tokens = stepper([to_tensors(m.take(share) if d.active else m, device) for m in micro], lr)
-            mean = step_loss / step_tokens
-            if not math.isfinite(mean):
-                raise FloatingPointError(f"training loss is {mean} at step {progress.steps} (lower optimizer.lr?)")
-            progress.steps += 1
-            progress.examples += n_examples
-            loss_sum, loss_tokens = loss_sum + step_loss, loss_tokens + step_tokens
-            window_ex, window_loss, window_tok = window_ex + n_examples, window_loss + step_loss, window_tok + step_tokens
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
-            if progress.steps % s.log_every == 0:
-                now = time.perf_counter()
-                log.info("epoch %d step %d | %.0f examples/s | loss %.4f | lr %.3e", epoch + 1, progress.steps,
-                         window_ex / (now - window_t), window_loss / window_tok, lr)
-                window_t, window_ex, window_loss, window_tok = now, 0, 0.0, 0
-        if bar is not None:
-            bar.close()
-        if source.dropped > dropped_before:
-            log.warning("epoch %d: dropped %d training examples longer than data.max_len=%d", epoch + 1,
-                        source.dropped - dropped_before, cfg.data.max_len)
-        train_time = time.perf_counter() - t_epoch
-
-        record: dict[str, Any] = {
-            "epoch": epoch + 1, "examples": progress.examples, "steps": progress.steps,
-            "train_loss": loss_sum / max(loss_tokens, 1), "lr": lr,
-        }
-        rep = repetition(cfg, source, progress.examples)
-        if rep is not None:
-            record["repetition"] = rep
-        if d.main and ((epoch + 1) % cfg.eval.every == 0 or epoch + 1 == s.max_epoch):
-            t_eval = time.perf_counter()
-            record["eval_sets"] = list(evals)
-            record["classes"] = {}
-            for name, data in evals.items():
-                metrics, classes = evaluate(model, task, data, cfg.eval, max_out, device, name)
-                metrics.update(task.set_metrics(name, classes))
-                record.update(metrics)
-                record["classes"][name] = classes
-                log_metrics(epoch + 1, name, metrics)
-                log_classes(task, name, classes)
-            log.info("epoch %d: train %.1fs (%.0f examples/s), eval %.1fs", epoch + 1, train_time,
-                     steps_per_epoch * step_examples / train_time, time.perf_counter() - t_eval)
-        progress.epoch = epoch + 1
-        progress.wall_time += time.perf_counter() - t_epoch
-        record["wall_time"] = round(progress.wall_time, 3)
-        if d.main:
-            best_files = update_best(progress, tracked, record)
-            if stop_metric is not None and stop_metric[0] in record:
-                value = record[stop_metric[0]]
-                if improved(value, progress.best.get("stop:" + stop_metric[0]), stop_metric[1]):
-                    progress.best["stop:" + stop_metric[0]], progress.bad_evals = value, 0
-                else:
-                    progress.bad_evals += 1
-                if progress.bad_evals >= patience:
-                    progress.stopped = True
-                    log.info("stopping: %s did not improve for %d evaluations (schedule.stopping_criterion=%s)",
-                             stop_metric[0], patience, s.stopping_criterion)
-            append_metrics(run_dir, record)
-            state = checkpoint_state(cfg, model, optimizer, stepper, rng, source, task, progress, record)
-            save_checkpoint(run_dir, state)
-            for metric in best_files:
-                save_checkpoint(run_dir, {"model": state["model"], "epoch": progress.epoch, "metric": metric,
-                                          "value": float(record[metric])}, f"best-{metric}.pt")
-            if s.save_periodic and progress.epoch % s.save_periodic == 0:
-                save_checkpoint(run_dir, state, f"checkpoint-{progress.epoch}.pt")
-        if d.active:  # every rank follows rank 0's early stop
-            progress.stopped = bool(d.all_sum(int(progress.stopped)))
-        d.barrier()
-        last_record = record
-        if progress.stopped:
-            break
-    return last_record or {}
+def early_stop(run: Run, record: dict[str, Any]) -> bool:
+    """Whether ``schedule.stopping_criterion`` ends the run after this evaluation (counted in the progress)."""
+    s, p = run.cfg.schedule, run.progress
+    if not s.stopping_criterion:
+        return False
+    spec, patience = s.stopping_criterion.split(",")
+    metric, lower = parse_metric(spec)
+    if metric not in record:
+        return False
+    key = "stop:" + metric
+    if improved(record[metric], p.best.get(key), lower):
+        p.best[key], p.bad_evals = record[metric], 0
+    else:
+        p.bad_evals += 1
+    if p.bad_evals >= int(patience):
+        p.stopped = True
+        log.info("stopping: %s did not improve for %s evaluations (schedule.stopping_criterion=%s)", metric,
+                 patience, s.stopping_criterion)
+    return p.stopped
 
 
-def next_batch(source: Any, n: int, cfg: Config, task: Task) -> Examples:
-    """A batch of ``n`` examples; a source that keeps yielding nothing (all too long) is an error."""
-    for _ in range(20):
-        ex = source.batch(n)
-        if len(ex):
-            return ex
-    raise ConfigError(f"data.max_len={cfg.data.max_len}: no training example fits (the task needs up to "
-                      f"{task.max_input_len + 1} input tokens)")
+def best_state(model_state: dict[str, Any], p: Progress, metric: str) -> dict[str, Any]:
+    return {"model": model_state, "epoch": p.best_epoch[metric], "metric": metric, "value": float(p.best[metric])}
 
 
-def update_best(progress: Progress, tracked: list[tuple[str, bool]], record: dict[str, Any]) -> list[str]:
-    """Metrics of ``schedule.validation_metrics`` that reached a new best in ``record``."""
-    better = []
-    for metric, lower in tracked:
-        if metric in record and improved(record[metric], progress.best.get(metric), lower):
-            progress.best[metric] = record[metric]
-            better.append(metric)
+def save_epoch(run: Run, record: dict[str, Any]) -> None:
+    """The metrics line (the commit point of the evaluation), then ``checkpoint.pt``, then the best and periodic
+    checkpoints: a crash between them is repaired on resume (:func:`repair_checkpoints`)."""
+    p, s = run.progress, run.cfg.schedule
+    new_best = []
+    for metric, lower in (parse_metric(m) for m in s.validation_metrics.split(",") if m.strip()):
+        if metric in record and improved(record[metric], p.best.get(metric), lower):
+            p.best[metric], p.best_epoch[metric] = record[metric], p.epoch
+            new_best.append(metric)
             log.info("new best %s: %.6g (best-%s.pt)", metric, record[metric], metric)
-    return better
+    append_metrics(run.run_dir, record)
+    state = checkpoint_state(run, record)
+    save_checkpoint(run.run_dir, state)
+    for metric in new_best:
+        save_checkpoint(run.run_dir, best_state(state["model"], p, metric), f"best-{metric}.pt")
+    if s.save_periodic and p.epoch % s.save_periodic == 0:
+        save_checkpoint(run.run_dir, state, f"checkpoint-{p.epoch}.pt")
 
 
-def checkpoint_state(cfg: Config, model: Seq2SeqModel, optimizer: torch.optim.Optimizer, stepper: Stepper,
-                     rng: np.random.Generator, source: Any, task: Task, progress: Progress,
-                     record: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_state(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     """Everything a resumed run needs, as tensors and primitives (``weights_only`` loads it)."""
+    rng_state = {"numpy": json.dumps(run.gen.bit_generator.state), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and run.device.type == "cuda":
+        rng_state["cuda"] = torch.cuda.get_rng_state_all()
     return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scaler": stepper.scaler.state_dict(),
-        "scheduler": {"name": cfg.schedule.name, "step": progress.steps},
-        "progress": encode_json(vars(progress)),
-        "rng": {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state()},
-        "source": dict(source.state),
-        "vocab": list(task.vocab.itos),
-        "config": encode_json(to_dict(cfg)),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scaler": run.stepper.scaler.state_dict(),
+        "scheduler": {"name": run.cfg.schedule.name, "step": run.progress.steps, "total_steps": run.progress.total_steps},
+        "progress": encode_json(vars(run.progress)),
+        "rng": rng_state,
+        "source": dict(run.source.state),
+        "vocab": list(run.task.vocab.itos),
+        "config": encode_json(to_dict(run.cfg)),
         "last_record": encode_json(record),
     }
 
 
 def log_metrics(epoch: int, name: str, m: dict[str, Any]) -> None:
-    extra = {k: v for k, v in m.items() if not k.endswith(("_acc", "_perfect", "_correct", "_xe_loss", "_size"))
-             or k.endswith("_top1_acc")}
+    main = ("_acc", "_perfect", "_correct", "_xe_loss", "_size")
+    extra = {k: v for k, v in m.items() if not k.endswith(main) or k.endswith("_top1_acc")}
     log.info("epoch %d: %s acc %.2f%% (perfect %.2f%%, correct %.2f%%, xe_loss %.4f)%s", epoch, name,
              100 * m[f"{name}_acc"], 100 * m[f"{name}_perfect"], 100 * m[f"{name}_correct"], m[f"{name}_xe_loss"],
              "".join(f", {k} {v:.4g}" if isinstance(v, float) else f", {k} {v}" for k, v in extra.items()))

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
 from conftest import launch_cmd, make_config
-from int2int.config import (AdamWConfig, ArchitectureConfig, Config, ConfigError, EncodingConfig, GcdConfig,
-                            HardwareConfig, ModularConfig, SgdConfig, WarmupCosineConfig, field_help, validate)
+from int2int.config import Config, ConfigError, DataConfig, EvalConfig, ExportConfig, HardwareConfig, field_help
+from int2int.encodings import ENCODINGS, EncodingConfig
+from int2int.models import ARCHITECTURES, ArchitectureConfig
+from int2int.optim import OPTIMIZERS, SCHEDULES, AdamWConfig, SgdConfig, WarmupCosineConfig
+from int2int.tasks import TASKS
+from int2int.tasks.gcd import GcdConfig
+from int2int.tasks.modular import ModularConfig
+
+
+def validate(cfg: Config) -> None:
+    cfg.check()
 
 
 def test_default_composition_is_one_typed_config():
@@ -35,12 +45,10 @@ def test_group_options_select_their_schemas():
 
 
 def test_every_field_has_help():
-    import dataclasses
-
-    import int2int.config as c
-
-    schemas = [v for v in vars(c).values() if dataclasses.is_dataclass(v) and isinstance(v, type)]
-    assert len(schemas) > 15
+    schemas = [Config, HardwareConfig, DataConfig, EvalConfig, ExportConfig]
+    for registry in (TASKS, ENCODINGS, ARCHITECTURES, OPTIMIZERS, SCHEDULES):
+        schemas += list(registry.schemas.values())
+    assert len(set(schemas)) > 15
     for schema in schemas:
         helps = field_help(schema)
         missing = [k for k, h in helps.items() if not h]
@@ -91,3 +99,36 @@ def test_bad_input_fails_before_compute(tmp_path, env, override, expected):
     assert proc.returncode != 0
     assert expected in proc.stderr + proc.stdout
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_string_choices_are_checked_at_compose_naming_the_key():
+    for override in ("architecture.activation=swish", "architecture.norm=middle", "hardware.precision=fp8",
+                     "architecture.positional_embeddings=rope", "mode=predict"):
+        with pytest.raises(ConfigCompositionException) as err:
+            make_config(override)
+        cause = err.value.__cause__
+        key, value = override.split("=")
+        assert isinstance(cause, ValidationError) and key in str(cause) and f"Invalid value '{value}'" in str(cause)
+
+
+def test_every_registered_option_composes_and_passes_its_checks():
+    needs = {"file": ["data.train_path=x.txt", "data.eval_paths=[y.txt]"]}
+    for registry, group in ((TASKS, "task"), (ARCHITECTURES, "architecture"), (OPTIMIZERS, "optimizer"),
+                            (SCHEDULES, "schedule"), (ENCODINGS, "encoding")):
+        for name in registry:
+            cfg = make_config(f"{group}={name}", *needs.get(name, []))
+            assert isinstance(getattr(cfg, group), registry.schemas[name])
+            if group != "encoding" or name in ("positional", "symbolic"):
+                validate(cfg)
+
+
+def test_compose_api_works_after_import_int2int_alone(tmp_path):
+    script = (
+        "import int2int\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "from omegaconf import OmegaConf\n"
+        "with initialize_config_dir(config_dir=str(int2int.CONF_DIR), version_base='1.3'):\n"
+        "    cfg = compose('config', overrides=['task=modular_add', 'task.modulus=97'])\n"
+        "c = OmegaConf.to_object(cfg); c.check(); print(type(c.task).__name__, c.task.modulus)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.stdout.strip() == "ModularConfig 97", out.stderr

@@ -14,20 +14,23 @@ import torch.multiprocessing as mp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from int2int.batching import to_tensors  # noqa: E402
-from int2int.config import (AdamConfig, ArchitectureConfig, Config, EncodingConfig, GcdConfig,  # noqa: E402
-                            HardwareConfig, ScheduleConfig)
+from int2int.config import Config, HardwareConfig  # noqa: E402
+from int2int.data.tensors import to_tensors  # noqa: E402
 from int2int.distributed import Dist, setup_distributed  # noqa: E402
+from int2int.encodings.positional import PositionalConfig  # noqa: E402
 from int2int.models import build_model  # noqa: E402
+from int2int.models.layers import TransformerConfig  # noqa: E402
+from int2int.optim import AdamConfig, ScheduleConfig  # noqa: E402
+from int2int.stepper import Stepper  # noqa: E402
 from int2int.tasks import build_task  # noqa: E402
-from int2int.train import Stepper  # noqa: E402
+from int2int.tasks.gcd import GcdConfig  # noqa: E402
 
 GLOBAL_BATCH = 64
 
 
 def tiny_config() -> Config:
-    return Config(task=GcdConfig(), encoding=EncodingConfig(base=10),
-                  architecture=ArchitectureConfig(enc_emb_dim=32, dec_emb_dim=32, n_enc_heads=2, n_dec_heads=2),
+    return Config(task=GcdConfig(), encoding=PositionalConfig(base=10),
+                  architecture=TransformerConfig(enc_emb_dim=32, dec_emb_dim=32, n_enc_heads=2, n_dec_heads=2),
                   optimizer=AdamConfig(clip_grad_norm=0.0), schedule=ScheduleConfig(batch_size=GLOBAL_BATCH),
                   hardware=HardwareConfig(device="cpu", num_threads=1))
 

@@ -9,13 +9,23 @@ import pytest
 import torch
 
 from conftest import TINY, make_config
-from int2int.batching import to_tensors
-from int2int.config import ConfigError, validate
+from int2int.config import ConfigError
+from int2int.data.tensors import to_tensors
 from int2int.distributed import Dist
 from int2int.models import build_model
 from int2int.run_files import read_metrics
+from int2int.stepper import Stepper
 from int2int.tasks import build_task
-from int2int.train import Stepper, build_optimizer, lr_factor, train
+from int2int.train import train
+
+
+def validate(cfg) -> None:
+    cfg.check()
+
+
+def build_optimizer(cfg, module: torch.nn.Module) -> torch.optim.Optimizer:
+    cfg.check()
+    return cfg.optimizer.build(list(module.parameters()))
 
 
 def test_any_torch_optimizer_by_name_with_its_arguments():
@@ -38,7 +48,7 @@ def test_any_torch_optimizer_by_name_with_its_arguments():
 def test_schedules(schedule, checks):
     s = make_config(f"schedule={schedule}").schedule
     for step, expected in checks:
-        got = lr_factor(s, step, 1500)
+        got = s.factor(step, 1500)
         if schedule == "linear_warmup" and step == 1000:
             expected = 1 - (1000 - 500) / 1000
         assert math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9), (schedule, step, got, expected)
@@ -83,7 +93,6 @@ def test_fp16_needs_cuda(tmp_path):
 def test_bad_optimisation_values_fail_validation():
     for override, key in [("schedule.accumulate_gradients=0", "schedule.accumulate_gradients=0"),
                           ("schedule.stopping_criterion=valid_acc", "schedule.stopping_criterion='valid_acc'"),
-                          ("hardware.precision=fp8", "hardware.precision='fp8'"),
                           ("eval.beam_size=0", "eval.beam_size=0")]:
         with pytest.raises(ConfigError, match=key.replace("(", r"\(")):
             validate(make_config(override))
@@ -119,8 +128,7 @@ def test_beam_top_k_accuracy_is_at_least_greedy(tmp_path):
     greedy = train(make_config(*base), tmp_path / "g")
     beam = train(make_config(*base, "eval.beam_size=4"), tmp_path / "b")
     assert beam["valid_top1_acc"] == pytest.approx(greedy["valid_acc"], abs=0.02)
-    assert beam["valid_acc"] >= beam["valid_top1_acc"]
-    assert beam["valid_acc"] >= greedy["valid_acc"] - 0.005
+    assert beam["valid_acc"] >= greedy["valid_acc"]  # not by construction: greedy's right answers are not kept
 
 
 @pytest.mark.slow

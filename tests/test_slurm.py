@@ -156,6 +156,17 @@ def sweeps(env):
 metrics_lines = read_metrics  # complete lines of a run's metrics.jsonl (a line being written is skipped)
 
 
+def job_dir(sweep_dir: Path, num: int, timeout: float = 120) -> Path:
+    """The run directory of job ``num`` (named from its overrides), from ``sweep.json`` once the sweeper wrote it."""
+    deadline = time.monotonic() + timeout
+    while not (sweep_dir / "sweep.json").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sweep_dir / 'sweep.json'} was not written within {timeout:.0f}s")
+        time.sleep(0.5)
+    jobs = json.loads((sweep_dir / "sweep.json").read_text())["jobs"]
+    return Path(next(j["run_dir"] for j in jobs if j["num"] == num))
+
+
 def runs(sweep_dir: Path) -> pd.DataFrame:
     """One row per run of the results table: its last evaluation."""
     df = pd.read_parquet(sweep_dir / "results.parquet")
@@ -198,9 +209,9 @@ def preemption(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("preemption")
     sweep = Sweep(tmp / "sweep", [*SLURM, *TINY, "encoding.base=30", f"schedule.max_epoch={max_epoch}",
                                   "schedule.epoch_size=4096"], subprocess_env())  # epochs of ~2 s
-    seen: dict = {"sweep_dir": tmp / "sweep", "run_dir": tmp / "sweep" / "0", "max_epoch": max_epoch}
+    seen: dict = {"sweep_dir": tmp / "sweep", "max_epoch": max_epoch}
     try:
-        run_dir = seen["run_dir"]
+        run_dir = seen["run_dir"] = job_dir(tmp / "sweep", 0)
         job = seen["job"] = sweep.job_id(0)
         sweep.until(lambda: len(metrics_lines(run_dir)) >= 2, 300, "two epochs in metrics.jsonl")
         # what submitit's own Job._interrupt() does for a preemption: SIGTERM (ignored), then USR2
@@ -269,13 +280,14 @@ def cancellation(tmp_path_factory) -> dict:
     seen: dict = {"sweep_dir": tmp / "sweep"}
     try:
         victim = seen["job"] = sweep.job_id(1)
-        sweep.until(lambda: metrics_lines(tmp / "sweep" / "1"), 300, "job #1 to run an epoch")
+        victim_dir = seen["run_dir"] = job_dir(tmp / "sweep", 1)
+        sweep.until(lambda: metrics_lines(victim_dir), 300, "job #1 to run an epoch")
         slurm("scancel", victim)
         cancelled = time.monotonic()
         seen["rc"] = sweep.wait()
         seen["waited"] = time.monotonic() - cancelled
         seen["output"] = sweep.output()
-        seen["epochs_done"] = len(metrics_lines(tmp / "sweep" / "1"))
+        seen["epochs_done"] = len(metrics_lines(victim_dir))
         yield seen
     finally:
         sweep.stop()
@@ -297,7 +309,7 @@ def test_cancelled_job_is_reported_without_hanging(cancellation):
     assert list(df["encoding.base"]) == [10, 30]
     assert list(df.groupby("job_num")["epoch"].max()) == [30, c["epochs_done"]]
     assert c["epochs_done"] < 30
-    status = json.loads((c["sweep_dir"] / "1" / "status.json").read_text())
+    status = json.loads((c["run_dir"] / "status.json").read_text())
     assert status["status"] == "failed"
     assert f"Slurm job {c['job']} ended without a result (state CANCELLED" in status["error"]
 
@@ -314,5 +326,5 @@ def test_cancelled_job_summary_line_gives_the_cause(cancellation):
 
 
 def test_cancelled_run_status_keeps_its_last_epoch(cancellation):
-    status = json.loads((cancellation["sweep_dir"] / "1" / "status.json").read_text())
+    status = json.loads((cancellation["run_dir"] / "status.json").read_text())
     assert status["epoch"] == cancellation["epochs_done"] >= 1

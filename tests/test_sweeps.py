@@ -16,6 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+import int2int
 from conftest import ROOT, TINY, launch_cmd
 
 #: Seconds one sweep may take (tiny jobs; the 2-core test machine is often shared).
@@ -36,6 +37,12 @@ def runs(sweep_dir: Path) -> pd.DataFrame:
     """One row per run of ``results.parquet``: its last evaluation."""
     df = pd.read_parquet(sweep_dir / "results.parquet")
     return df.sort_values(["job_num", "epoch"]).groupby("job_num", as_index=False).last()
+
+
+def job_dir(sweep_dir: Path, num: int | str) -> Path:
+    """The run directory of job ``num`` (named from its overrides), from ``sweep.json``."""
+    jobs = json.loads((sweep_dir / "sweep.json").read_text())["jobs"]
+    return Path(next(j["run_dir"] for j in jobs if j["num"] == int(num)))
 
 
 def epochs(run_dir: Path) -> list[int]:
@@ -79,25 +86,28 @@ def test_relaunched_sweep_skips_finished_runs_and_continues_unfinished_ones(tmp_
     args = ["encoding.base=10,30", *TINY]
     first = sweep(tmp_path, env, d, *args, "schedule.max_epoch=1")
     assert first.returncode == 0, output(first)[-6000:]
-    before = {n: ((d / n / "metrics.jsonl").read_bytes(), (d / n / "checkpoint.pt").stat().st_mtime_ns)
+    dirs = {n: job_dir(d, n) for n in ("0", "1")}
+    names = sorted(p.name for p in dirs.values())  # the swept value, then a hash of every override
+    assert [n.split("-")[0] for n in names] == ["encoding.base=10", "encoding.base=30"], names
+    before = {n: ((dirs[n] / "metrics.jsonl").read_bytes(), (dirs[n] / "checkpoint.pt").stat().st_mtime_ns)
               for n in ("0", "1")}
 
     again = sweep(tmp_path, env, d, *args, "schedule.max_epoch=1")
     assert again.returncode == 0, output(again)[-6000:]
     assert output(again).count("nothing to do") == 2, output(again)[-6000:]
     for n in ("0", "1"):
-        assert (d / n / "metrics.jsonl").read_bytes() == before[n][0]
-        assert (d / n / "checkpoint.pt").stat().st_mtime_ns == before[n][1]
-        assert json.loads((d / n / "status.json").read_text())["status"] == "finished"
+        assert (dirs[n] / "metrics.jsonl").read_bytes() == before[n][0]
+        assert (dirs[n] / "checkpoint.pt").stat().st_mtime_ns == before[n][1]
+        assert json.loads((dirs[n] / "status.json").read_text())["status"] == "finished"
 
     longer = sweep(tmp_path, env, d, *args, "schedule.max_epoch=2")
     out = output(longer)
     assert longer.returncode == 0, out[-6000:]
     assert "nothing to do" not in out
     for n in ("0", "1"):
-        assert f"resumed from {d / n / 'checkpoint.pt'} at epoch 1" in out, out[-6000:]
-        assert epochs(d / n) == [1, 2]
-        assert (d / n / "metrics.jsonl").read_bytes().startswith(before[n][0])  # epoch 1 untouched
+        assert f"resumed from {dirs[n] / 'checkpoint.pt'} at epoch 1" in out, out[-6000:]
+        assert epochs(dirs[n]) == [1, 2]
+        assert (dirs[n] / "metrics.jsonl").read_bytes().startswith(before[n][0])  # epoch 1 untouched
     assert len(re.findall(r"epoch 1: valid", out)) == 0 and len(re.findall(r"epoch 2: valid", out)) == 2
     df = pd.read_parquet(d / "results.parquet")
     assert sorted(zip(df["job_num"], df["epoch"])) == [(0, 1), (0, 2), (1, 1), (1, 2)]
@@ -116,7 +126,7 @@ def test_local_hardware_runs_jobs_in_parallel(tmp_path, env):
     assert "Joblib.Parallel(n_jobs=2," in out
     spans = []
     for n in ("0", "1"):
-        lines = (d / n / "launch.log").read_text().splitlines()
+        lines = (job_dir(d, n) / "launch.log").read_text().splitlines()
         start = next(line for line in lines if "run directory:" in line)
         end = next(line for line in lines if "done:" in line)
         spans.append((_log_time(start), _log_time(end)))
@@ -147,7 +157,7 @@ def test_preset_composes_and_documents_itself(name, env, tmp_path):
 
     # every value the preset sweeps composes (with the first value of the other swept keys: a key like
     # task.modulus exists only once another swept key, task=modular_add, has chosen its group)
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(int2int.CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+sweep={name}"], return_hydra_config=True)
         parser = OverridesParser.create()
         swept = {key: list(parser.parse_overrides([f"{key}={values}"])[0].sweep_string_iterator())

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, make_config
-from int2int.batching import to_tensors
+from conftest import TINY, make_config, read_classes, strip_timing
+from int2int.data.tensors import to_tensors
 from int2int.decoding import greedy
 from int2int.encodings import EOS
 from int2int.models import build_model
@@ -24,7 +24,7 @@ def epochs(run_dir) -> list[int]:
 
 
 def strip_time(records):
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+    return strip_timing(records)
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_tiny_gcd_run_learns_above_the_modal_predictor(tmp_path):
                       "architecture.n_enc_heads=4", "architecture.n_dec_heads=4", "schedule.epoch_size=12800",
                       "schedule.max_epoch=1", "schedule.batch_size=128", "eval.size=1000", "hardware.device=cpu")
     record = train(cfg, tmp_path)
-    classes = record["classes"]["valid"]
+    classes = read_classes(tmp_path)[1]["valid"]
     modal = max(n for n, _ in classes.values()) / sum(n for n, _ in classes.values())  # always answering gcd=1
     assert 0.55 < modal < 0.7
     assert record["valid_acc"] > modal + 0.1, (record["valid_acc"], modal)
@@ -56,7 +56,7 @@ def test_metrics_record_schema(tmp_path):
         assert key in record, key
     assert record["eval_sets"] == ["valid"]
     assert record["examples"] == 2 * 512 and record["steps"] == 2 * 8
-    counts = record["classes"]["valid"]
+    counts = read_classes(tmp_path)[2]["valid"]
     assert sum(n for n, _ in counts.values()) == 200
     assert all(0 <= c <= n for n, c in counts.values())
     assert math.isclose(sum(c for _, c in counts.values()) / 200, record["valid_acc"])

@@ -1,6 +1,14 @@
-"""Tokenizers: the vocabulary and vectorised number encodings."""
+"""Number encodings (the ``encoding`` config group) and the tokenizers of numbers and arrays built on them.
 
-from .positional import PositionalInts, compact, digit_symbols, n_digits
+Importing this package registers every encoding."""
+
+from . import positional, symbolic  # noqa: F401  (registration)
+from .arrays import DIM_TOKENS, Number, NumberArray
+from .base import ENCODINGS, EncodingConfig, NumberEncoding, build_encodings, compact, require_kind
+from .positional import PositionalInts, digit_symbols, n_digits
+from .symbolic import SymbolicInts
 from .vocab import EOS, PAD, SEP, SPECIAL_TOKENS, Vocabulary
 
-__all__ = ["EOS", "PAD", "SEP", "SPECIAL_TOKENS", "PositionalInts", "Vocabulary", "compact", "digit_symbols", "n_digits"]
+__all__ = ["DIM_TOKENS", "ENCODINGS", "EOS", "PAD", "SEP", "SPECIAL_TOKENS", "EncodingConfig", "Number",
+           "NumberArray", "NumberEncoding", "PositionalInts", "SymbolicInts", "Vocabulary", "build_encodings",
+           "compact", "digit_symbols", "n_digits", "require_kind"]

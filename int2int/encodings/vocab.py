@@ -11,15 +11,16 @@ EOS, PAD, SEP = 0, 1, 2
 
 
 class Vocabulary:
-    """Maps tokens to ids and back; ``<eos>`` is 0, ``<pad>`` 1 and ``<sep>`` 2 in every vocabulary."""
+    """Maps tokens to ids and back; ``<eos>`` is 0, ``<pad>`` 1 and ``<sep>`` 2 in every vocabulary.
+
+    Symbols are kept in the order given, once each (the input's and the output's encodings often share
+    tokens, such as the digits of a positional integer and of a symbolic rank)."""
 
     def __init__(self, symbols: Iterable[str]):
-        symbols = list(symbols)
+        symbols = list(dict.fromkeys(symbols))
         clash = sorted(set(symbols) & set(SPECIAL_TOKENS))
         if clash:
             raise ValueError(f"task symbols clash with special tokens: {clash}")
-        if len(set(symbols)) != len(symbols):
-            raise ValueError("task symbols contain duplicates")
         self.itos: list[str] = list(SPECIAL_TOKENS) + symbols
         self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
         self._itos_array = np.array(self.itos, dtype=object)
@@ -39,6 +40,10 @@ class Vocabulary:
             return [self.stoi[t] for t in tokens]
         except KeyError as err:
             raise KeyError(f"token {err.args[0]!r} is not in the vocabulary") from None
+
+    def lookup(self, tokens: Sequence[str], missing: int = -1) -> np.ndarray:
+        """Ids of ``tokens`` as an array, ``missing`` for tokens not in the vocabulary."""
+        return np.fromiter((self.stoi.get(t, missing) for t in tokens), dtype=np.int64, count=len(tokens))
 
     def tokens(self, ids: Sequence[int] | np.ndarray) -> list[str]:
         return list(self._itos_array[np.asarray(ids, dtype=np.int64)])

@@ -1,38 +1,15 @@
-"""Sequence-to-sequence models, one class per ``architecture.name``.
+"""Sequence-to-sequence models (the ``architecture`` config group).
 
-Every model implements :class:`~int2int.models.base.Seq2SeqModel` (teacher-forced logits and loss,
-step-by-step decoding or one-pass prediction) and ``check_task(task)``, which raises ValueError
-before training when the task's sequences cannot fit the architecture.
+Importing this package registers every architecture; a new one is one more module here, registered with
+``@ARCHITECTURES.register``, inheriting the contract of :class:`~int2int.models.base.Seq2SeqModel`.
 """
 
-from __future__ import annotations
-
-from ..config import ArchitectureConfig
-from .base import Seq2SeqModel
+from . import encoder_decoder, encoder_only, decoder_only, recurrent  # noqa: F401,I001  (registration, in this order)
+from .base import ARCHITECTURES, ArchitectureConfig, Seq2SeqModel, build_model
 from .decoder_only import DecoderOnly
+from .encoder_decoder import EncoderDecoder
 from .encoder_only import EncoderOnly
-from .rnn import RecurrentSeq2Seq
-from .transformer import EncoderDecoder
+from .recurrent import RecurrentSeq2Seq
 
-#: architecture.name -> model class
-ARCHITECTURES: dict[str, type[Seq2SeqModel]] = {
-    "encoder_decoder": EncoderDecoder,
-    "encoder_only": EncoderOnly,
-    "decoder_only": DecoderOnly,
-    "lstm": RecurrentSeq2Seq,
-    "gru": RecurrentSeq2Seq,
-}
-
-
-def build_model(a: ArchitectureConfig, vocab_size: int) -> Seq2SeqModel:
-    """The model of ``architecture.name`` for a vocabulary of ``vocab_size`` tokens."""
-    try:
-        cls = ARCHITECTURES[a.name]
-    except KeyError:
-        raise ValueError(f"architecture.name={a.name!r}: unknown architecture "
-                         f"(known: {', '.join(ARCHITECTURES)})") from None
-    return cls(a, vocab_size)
-
-
-__all__ = ["ARCHITECTURES", "DecoderOnly", "EncoderDecoder", "EncoderOnly", "RecurrentSeq2Seq", "Seq2SeqModel",
-           "build_model"]
+__all__ = ["ARCHITECTURES", "ArchitectureConfig", "DecoderOnly", "EncoderDecoder", "EncoderOnly",
+           "RecurrentSeq2Seq", "Seq2SeqModel", "build_model"]

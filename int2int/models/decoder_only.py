@@ -1,29 +1,36 @@
-"""Decoder-only transformer (GPT-like): ``<eos> x <sep> y <eos>`` as one causal sequence.
+"""``architecture=decoder_only`` (GPT-like): ``<eos> x <sep> y <eos>`` as one causal sequence.
 
 Training packs each example at the left of its row: the input ``<eos> x <sep> y`` and the targets
-``x <sep> y <eos>`` (one token ahead), ``<pad>`` after the end. The loss is the cross-entropy of
-the output part ``y <eos>`` (what :meth:`logits` returns, aligned with ``y_out``, so that the
-validation ``xe_loss`` means the same as for the other architectures). With ``loss_on_input`` the
-model is also trained to predict ``x <sep>``: that part's summed cross-entropy, divided by the
-batch's output tokens, is added through :meth:`aux_loss`, so the training objective is the
-cross-entropy summed over every predicted token, while the logged train loss stays the output's.
-
-Decoding prefills the cache with the prompts in :meth:`start`, right-aligned (left padding,
-masked as keys, each row's positions starting at 0), so that every row then writes its next
-token to the same cache slot. The decoder options (``dec_*``, ``n_dec_*``) configure the stack.
+``x <sep> y <eos>`` (one token ahead), ``<pad>`` after the end. The loss is the cross-entropy of the output part
+``y <eos>`` (what :meth:`logits` returns, aligned with ``y_out``, so that the validation ``xe_loss`` means the same
+as for the other architectures). With ``loss_on_input`` the model is also trained to predict ``x <sep>``: that
+part's summed cross-entropy, divided by the batch's output tokens, is added through :meth:`aux_loss`, so the
+training objective is the cross-entropy summed over every predicted token, while the logged train loss stays the
+output's. Decoding prefills the cache with the prompts in :meth:`start`, right-aligned (left padding, masked as
+keys, each row's positions starting at 0), so that every row then writes its next token to the same cache slot.
+The decoder options (``dec_*``, ``n_dec_*``) configure the stack.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..config import ArchitectureConfig
-from ..encodings import EOS, PAD, SEP
-from .layers import ponder_mean, run_stack
+from ..config import ConfigError, opt
+from ..encodings.vocab import EOS, PAD, SEP
+from .base import ARCHITECTURES
+from .kv_cache import KVCache
+from .layers import TransformerConfig
 from .single_stack import SingleStack
+
+
+@dataclass
+class DecoderOnlyConfig(TransformerConfig):
+    name: str = opt("decoder_only", "Causal transformer on <eos> x <sep> y <eos>.")
+    loss_on_input: bool = opt(False, "Also train on predicting the input tokens (default: output only).")
 
 
 def ragged_concat(left: torch.Tensor, left_len: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -36,20 +43,20 @@ def ragged_concat(left: torch.Tensor, left_len: torch.Tensor, right: torch.Tenso
     return out.scatter_(1, idx, right)
 
 
+@ARCHITECTURES.register("decoder_only", config=DecoderOnlyConfig)
 class DecoderOnly(SingleStack):
-    def __init__(self, a: ArchitectureConfig, vocab_size: int):
+    def __init__(self, a: DecoderOnlyConfig, vocab_size: int):
         super().__init__(a, vocab_size, "dec")
 
-    def check_task(self, task: Any) -> None:
-        """Raise ValueError when ``<eos> x <sep> y <eos>`` may not fit ``max_positions``."""
+    def check_task(self, task: Any, max_len: int = 10**9) -> None:
         n = task.max_input_len + task.max_output_len + 3
         if n > self.cfg.max_positions:
-            raise ValueError(f"architecture=decoder_only: sequences <eos> x <sep> y <eos> of up to {n} tokens (input "
-                             f"{task.max_input_len}, output {task.max_output_len}) exceed architecture.max_positions="
-                             f"{self.cfg.max_positions}")
+            raise ConfigError(f"architecture=decoder_only: sequences <eos> x <sep> y <eos> of up to {n} tokens (input "
+                              f"{task.max_input_len}, output {task.max_output_len}) exceed architecture.max_positions="
+                              f"{self.cfg.max_positions}")
 
-    def aux_loss(self) -> torch.Tensor | float:
-        return self._aux
+    def max_steps(self, max_len: int) -> int:
+        return max(1, min(max_len + 1, self.cfg.max_positions - 1))
 
     # -- teacher forcing -------------------------------------------------------------------------
     def _sequences(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor, y_out: torch.Tensor | None):
@@ -65,25 +72,17 @@ class DecoderOnly(SingleStack):
         return seq, tgt
 
     def _run(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
-        t = seq.shape[1]
-        h = self.tok(seq)
-        if self.pos is not None:
-            h = h + self.pos.weight[:t]
-        h = self.drop(self.emb_norm(h))
-        valid = seq != PAD if self.cfg.act else None
-        layers = self.layers
-        h, ponder = run_stack(h, self.plan, self.loop, lambda i, h, slot: layers[i](h, causal=True), valid)
-        return self.proj(self.norm(h)), self.cfg.act_ponder_coupling * ponder_mean(ponder, valid)
-
-    def _output_part(self, full: torch.Tensor, x_len: torch.Tensor, t: int) -> torch.Tensor:
-        idx = x_len[:, None] + torch.arange(t, device=full.device)[None, :]
-        return full.gather(1, idx[..., None].expand(-1, -1, full.shape[-1]))
+        layers = self.stack.layers
+        h, ponder = self.stack.run(self.emb(seq), lambda i, h, slot: layers[i](h, causal=True),
+                                   seq != PAD if self.stack.act else None)
+        return self.proj(h), self.cfg.act_ponder_coupling * ponder
 
     def logits(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
         """Logits at the positions of ``<sep> y`` (they predict ``y <eos>``), B x Ty x V."""
         seq, _ = self._sequences(x, x_len, y_in, None)
         full, self._aux = self._run(seq)
-        return self._output_part(full, x_len, y_in.shape[1])
+        idx = x_len[:, None] + torch.arange(y_in.shape[1], device=full.device)[None, :]
+        return full.gather(1, idx[..., None].expand(-1, -1, full.shape[-1]))
 
     def forward(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor, y_out: torch.Tensor) -> torch.Tensor:
         """Summed cross-entropy of ``y <eos>``; with ``loss_on_input`` the input part goes to :meth:`aux_loss`."""
@@ -91,23 +90,22 @@ class DecoderOnly(SingleStack):
             return self.loss(x, x_len, y_in, y_out, reduction="sum")
         seq, tgt = self._sequences(x, x_len, y_in, y_out)
         full, ponder = self._run(seq)
-        ce = F.cross_entropy(full.flatten(0, 1).float(), tgt.flatten(), ignore_index=PAD, reduction="none").view(tgt.shape)
+        ce = F.cross_entropy(full.flatten(0, 1).float(), tgt.flatten(), ignore_index=PAD, reduction="none")
+        ce = ce.view(tgt.shape)
         is_out = torch.arange(tgt.shape[1], device=x.device)[None, :] >= x_len[:, None]
-        out_sum = (ce * is_out).sum()
-        in_sum = (ce * ~is_out).sum()
-        self._aux = ponder + in_sum / (y_out != PAD).sum().clamp(min=1)
-        return out_sum
+        self._aux = ponder + (ce * ~is_out).sum() / (y_out != PAD).sum().clamp(min=1)
+        return (ce * is_out).sum()
 
     # -- decoding --------------------------------------------------------------------------------
     def start(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> dict[str, Any]:
         """Prefill the cache with the right-aligned prompts ``<eos> x`` (P = the longest prompt)."""
-        b, p = x.shape[0], int(x_len.max())
-        dev = x.device
+        b, p, dev = x.shape[0], int(x_len.max()), x.device
         cols = torch.arange(p, device=dev)[None, :]
         offset = p - x_len[:, None]  # left padding of each row
         src = (cols - offset).clamp(min=0)
         prompt = torch.cat([torch.full_like(x[:, :1], EOS), x[:, :-1]], dim=1)
-        tokens = torch.where(cols >= offset, prompt.gather(1, src.clamp(max=prompt.shape[1] - 1)), torch.full_like(src, PAD))
+        tokens = torch.where(cols >= offset, prompt.gather(1, src.clamp(max=prompt.shape[1] - 1)),
+                             torch.full_like(src, PAD))
         t_max = p + max_len + 1
         heads, d = self.cfg.n_dec_heads, self.cfg.dec_emb_dim
         key_ok = torch.ones(b, t_max, dtype=torch.bool, device=dev)
@@ -116,22 +114,18 @@ class DecoderOnly(SingleStack):
         causal = torch.ones(p, p, dtype=torch.bool, device=dev).tril()
         eye = torch.eye(p, dtype=torch.bool, device=dev)
         mask = (causal[None] & (key_ok[:, None, :p] | eye[None]))[:, None]
-        state = {"cache": [(x.new_empty(b, heads, t_max, d // heads, dtype=self.tok.weight.dtype),
-                            x.new_empty(b, heads, t_max, d // heads, dtype=self.tok.weight.dtype))
-                           for _ in range(self.plan.n_slots)],
+        like = self.emb.tok.weight
+        state = {"cache": [KVCache.empty(b, heads, t_max, d // heads, like) for _ in range(self.stack.plan.n_slots)],
                  "key_ok": key_ok, "x_len": x_len, "p": p}
         self._forward_cached(state, tokens, src, 0, mask)
         return state
 
     def _forward_cached(self, state: dict[str, Any], tokens: torch.Tensor, pos_ids: torch.Tensor, slot0: int,
                         mask: torch.Tensor) -> torch.Tensor:
-        h = self.tok(tokens)
-        if self.pos is not None:
-            h = h + self.pos.weight[pos_ids.clamp(max=self.cfg.max_positions - 1)]
-        h = self.emb_norm(h)
-        layers, caches = self.layers, state["cache"]
-        h, _ = run_stack(h, self.plan, self.loop,
-                         lambda i, h, slot: layers[i](h, mask=mask, cache=caches[slot], pos=slot0), exhaustive=True)
+        layers, caches = self.stack.layers, state["cache"]
+        h, _ = self.stack.run(self.emb(tokens, pos_ids.clamp(max=self.cfg.max_positions - 1)),
+                              lambda i, h, slot: layers[i](h, mask=mask, cache=caches[slot], pos=slot0),
+                              exhaustive=True)
         return h
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor, pos: int) -> torch.Tensor:
@@ -142,8 +136,8 @@ class DecoderOnly(SingleStack):
         slot = p + pos
         mask = state["key_ok"][:, None, None, : slot + 1]
         h = self._forward_cached(state, tokens[:, None], (state["x_len"] + pos)[:, None], slot, mask)
-        return self.proj(self.norm(h[:, -1]))
+        return self.proj(h[:, -1])
 
     def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
-        return {"cache": [(k[index], v[index]) for k, v in state["cache"]], "key_ok": state["key_ok"][index],
+        return {"cache": [c.reorder(index) for c in state["cache"]], "key_ok": state["key_ok"][index],
                 "x_len": state["x_len"][index], "p": state["p"]}

@@ -1,32 +1,8 @@
-"""Tasks: generators of tokenized examples and verifiers, looked up by ``task.name``."""
+"""Tasks (the ``task`` config group): generators of tokenized examples and their verifiers.
 
-from __future__ import annotations
+Importing this package registers every task; a new task is one more module here (see docs/extending.md)."""
 
-from ..config import Config
-from .arithmetic import GcdTask, ModularTask
-from .base import Examples, Task, Verdict
-from .digits import DigitsTask
-from .file import FileTask
-from .fractions import FRACTION_TASKS
-from .matrix import MatrixRankTask
+from . import digits, file, fractions, gcd, matrix_rank, modular  # noqa: F401  (registration)
+from .base import TASKS, Task, TaskConfig, Verdict, build_task
 
-TASKS: dict[str, type[Task]] = {
-    "gcd": GcdTask, "modular_add": ModularTask, "modular_mul": ModularTask,
-    **FRACTION_TASKS,
-    "matrix_rank": MatrixRankTask,
-    "add": DigitsTask, "sub": DigitsTask, "mix": DigitsTask,
-}
-
-
-def build_task(cfg: Config) -> Task:
-    """The task named by ``cfg.task.name``, tokenized with ``cfg.encoding``."""
-    if cfg.task.name == "file":
-        return FileTask(cfg)  # its vocabulary comes from the data files
-    try:
-        cls = TASKS[cfg.task.name]
-    except KeyError:
-        raise ValueError(f"task.name={cfg.task.name!r}: unknown task (known: file, {', '.join(sorted(TASKS))})") from None
-    return cls(cfg.task, cfg.encoding.base)
-
-
-__all__ = ["TASKS", "Examples", "Task", "Verdict", "build_task"]
+__all__ = ["TASKS", "Task", "TaskConfig", "Verdict", "build_task"]

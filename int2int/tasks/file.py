@@ -1,28 +1,43 @@
 """``task=file``: learn from data files alone, with outputs of any kind.
 
-The vocabulary is built from the files (``data.train_path`` and ``data.eval_paths``). An output is
-right (``acc``) when its tokens equal the target's. It is well formed (``correct``) when it has the
-shape of the file's outputs: as many positional integers (``+``/``-`` then digit tokens, read in
-``encoding.base``) when every output of the files is such, else only tokens that appear in outputs.
-The per-class key is the target's value when it is one integer (positional or a single numeric
-token like an elliptic curve's rank ``2``, capped at ``task.max_class``), else the target's tokens.
+The vocabulary is built from the files (``data.train_path`` and ``data.eval_paths``). An output is right
+(``acc``) when its tokens equal the target's. It is well formed (``correct``) when it has the shape of the
+file's outputs: as many positional integers (``+``/``-`` then digit tokens, read in ``encoding.base``) when
+every output of the files is such, else only tokens that appear in outputs. The per-class key is the
+target's value when it is one integer (positional or a single numeric token like an elliptic curve's rank
+``2``, capped at ``task.max_class``), else the target's tokens.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import Config
-from ..data_files import FileScan, scan_file
+from ..config import Config, Mode, opt
+from ..data.examples import Examples
+from ..data.files import scan_file
 from ..encodings import PAD, PositionalInts, Vocabulary
-from .base import Examples, Task, Verdict
+from .base import TASKS, Task, TaskConfig, Verdict, cap
 
 log = logging.getLogger(__name__)
 
 
-def _order(tokens: set[str]) -> list[str]:
+@dataclass
+class FileTaskConfig(TaskConfig):
+    name: str = opt("file", "Learn from data files alone: the vocabulary is built from data.train_path and "
+                    "data.eval_paths.")
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        cfg.data.require(bool(cfg.data.train_path) or cfg.mode == Mode.eval, "train_path",
+                         "task=file needs a training file")
+        cfg.data.require(bool(cfg.data.eval_paths), "eval_paths", "task=file needs at least one evaluation file")
+        self.require(cfg.mode != Mode.export, "name", "mode=export needs a generator task, not file")
+
+
+def file_order(tokens: set[str]) -> list[str]:
     """A stable vocabulary order: signs, then integer tokens by value, then the rest alphabetically."""
     def key(t: str):
         if t in ("+", "-"):
@@ -34,32 +49,32 @@ def _order(tokens: set[str]) -> list[str]:
     return sorted(tokens, key=key)
 
 
+@TASKS.register("file", config=FileTaskConfig)
 class FileTask(Task):
     """A task known only through its data files."""
 
     class_key = "output"
 
     def __init__(self, cfg: Config):
-        self.cfg = cfg.task
-        paths = [cfg.data.train_path, *cfg.data.eval_paths]
-        scans: list[FileScan] = []
+        self.config, self.cfg = cfg, cfg.task
+        paths = [p for p in [cfg.data.train_path, *cfg.data.eval_paths] if p]
+        scans = []
         for p in paths:
             scans.append(scan_file(p))
             log.info("%s: %d lines", p, scans[-1].lines)
         x_tokens = set().union(*(s.x_tokens for s in scans))
         y_tokens = set().union(*(s.y_tokens for s in scans))
-        self.vocab = Vocabulary(_order((x_tokens | y_tokens) - set(Vocabulary([]).itos)))
+        self.vocab = Vocabulary(file_order((x_tokens | y_tokens) - set(Vocabulary([]).itos)))
         self.output_tokens = np.zeros(len(self.vocab), dtype=bool)
-        self.output_tokens[[self.vocab.id(t) for t in y_tokens]] = True
+        self.output_tokens[self.vocab.ids(sorted(y_tokens))] = True
         self._max_x = max(s.max_x for s in scans)
         self._max_y = max(s.max_y for s in scans)
-        base = cfg.encoding.base
-        digits_ok = all(str(d) in self.vocab.stoi for d in range(min(base, 10))) and "+" in self.vocab.stoi
+        base = getattr(cfg.encoding, "base", 10)
         self.ints = None
-        if digits_ok:
+        if "+" in self.vocab and all(str(d) in self.vocab for d in range(base)):
             try:
-                self.ints = PositionalInts(base, self.vocab)
-            except (KeyError, ValueError):
+                self.ints = PositionalInts(cfg.encoding).bind(self.vocab)
+            except (KeyError, ValueError, AttributeError):
                 self.ints = None
         self.symbolic_numbers = all(t.lstrip("-").isdigit() for t in y_tokens)
 
@@ -67,12 +82,11 @@ class FileTask(Task):
         raise RuntimeError("task=file cannot generate examples: it learns from data.train_path")
 
     def _ints_of(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[int, np.ndarray] | None:
-        """How many positional integers every row holds (1 to 3) and their values, or None when the rows
-        are not integers."""
+        """How many positional integers every row holds (1 to 3) and their values, or None when they are not."""
         if self.ints is None:
             return None
         for count in (1, 2, 3):
-            values, valid, _ = self.ints.decode(ids, lengths, count)
+            values, valid = self.ints.decode(ids, lengths, count)
             if valid.all():
                 return count, values
         return None
@@ -84,7 +98,7 @@ class FileTask(Task):
         acc = (pred_len == ex.y_len) & (p == y).all(axis=1)
         targets = self._ints_of(ex.y, ex.y_len)
         if targets is not None:
-            _, correct, _ = self.ints.decode(pred, pred_len, targets[0])
+            _, correct = self.ints.decode(pred, pred_len, targets[0])
         else:
             inside = self.output_tokens[p] | (np.arange(width)[None, :] >= pred_len[:, None])
             correct = inside.all(axis=1) & (pred_len > 0)
@@ -92,10 +106,10 @@ class FileTask(Task):
 
     def _classes(self, ex: Examples, targets: tuple[int, np.ndarray] | None) -> np.ndarray:
         if targets is not None and targets[0] == 1:
-            return np.minimum(targets[1][:, 0], self.cfg.max_class)
+            return cap(targets[1][:, 0], self.cfg.max_class)
         words = self.vocab.lines(ex.y, ex.y_len)
         if self.symbolic_numbers and (ex.y_len == 1).all():
-            return np.minimum(np.array([int(w) for w in words]), self.cfg.max_class)
+            return cap(np.array([int(w) for w in words]), self.cfg.max_class)
         return np.array(words, dtype=object)
 
     @property

@@ -1,0 +1,66 @@
+"""One optimisation step: forward, backward, clipping and the optimiser update, on one rank or several.
+
+The loss is the token cross-entropy summed over the global batch (all micro-batches, all ranks) divided by its
+token count, so accumulation and data parallelism give the gradients of one big batch. Mixed precision
+(``hardware.precision``) runs the forward pass under autocast. The step returns the summed loss as a tensor and
+never synchronises with the device: the caller reads losses once per log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from .config import Config, ConfigError, Precision
+from .data.tensors import TensorBatch
+from .distributed import Dist
+
+
+class Stepper:
+    def __init__(self, cfg: Config, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+                 dist: Dist):
+        self.cfg, self.model, self.optimizer, self.device, self.dist = cfg, model, optimizer, device, dist
+        net: nn.Module = model
+        if dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.hardware.compile:
+            net = torch.compile(net)
+        self.net = net
+        prec = cfg.hardware.precision
+        if prec == Precision.fp16 and device.type != "cuda":
+            raise ConfigError("hardware.precision='fp16': fp16 training needs CUDA; use bf16 on CPU")
+        self.autocast_dtype = {Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}.get(prec)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=prec == Precision.fp16)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def __call__(self, micro: list[TensorBatch], lr: float) -> tuple[torch.Tensor, int]:
+        """Train on the micro-batches of one step; returns (summed token loss, as a 0-d tensor; tokens) on this rank."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        tokens = sum(b.n_tokens for b in micro)
+        scale = self.dist.world / self.dist.all_sum(tokens)  # DDP averages gradients over ranks
+        loss_sum = torch.zeros((), device=self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, b in enumerate(micro):
+            sync = i == len(micro) - 1 or not self.dist.active
+            with (contextlib.nullcontext() if sync else self.net.no_sync()), self.autocast():
+                loss = self.net(b.x, b.x_len, b.y_in, b.y_out)
+                extra = self.model.aux_loss()
+            self.scaler.scale(loss * scale + extra / len(micro)).backward()
+            loss_sum += loss.detach().float()
+        clip = self.cfg.optimizer.clip_grad_norm
+        if clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.params, clip, foreach=True)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss_sum, tokens

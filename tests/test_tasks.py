@@ -499,3 +499,11 @@ def test_matrix_rejection_exhausted_names_the_task_keys(monkeypatch):
 def test_impossible_task_configs_raise_clear_errors(name, kw, base, match):
     with pytest.raises(ConfigError, match=match):
         make_task(name, base, **kw)
+
+
+def test_gcd_extra_metric_divisor_credits_divisors_of_the_true_gcd():
+    task = make_task("gcd")
+    ex = task.build(np.array([12] * 6), np.array([24] * 6))  # gcd 12
+    v = judge(task, ex, ["+ 1 2", "+ 4", "+ 1", "+ 5", "+ 0", "+ 2 4"])
+    assert v.acc.tolist() == [True, False, False, False, False, False]
+    assert v.extra["divisor"].tolist() == [True, True, True, False, False, False]

@@ -2,7 +2,7 @@
 
 Importing this package registers every encoding."""
 
-from . import positional, symbolic  # noqa: F401  (registration)
+from . import b1999, fp15, p10, p1000, positional, symbolic  # noqa: F401  (registration)
 from .arrays import DIM_TOKENS, Number, NumberArray
 from .base import ENCODINGS, EncodingConfig, NumberEncoding, build_encodings, compact, require_kind
 from .positional import PositionalInts, digit_symbols, n_digits

@@ -43,7 +43,7 @@ class Number:
         return values[:, 0], valid
 
     def max_len(self, max_abs: float) -> int:
-        return self.enc.max_tokens(max_abs)
+        return self.enc.max_len(max_abs)
 
 
 class NumberArray:
@@ -66,7 +66,7 @@ class NumberArray:
 
     def max_len(self, shape: tuple[int, ...], max_abs: float) -> int:
         """Tokens of the longest array of this shape (or smaller) with elements of magnitude <= ``max_abs``."""
-        per = self.enc.max_tokens(max_abs) * (2 if self.complex_pairs else 1)
+        per = self.enc.max_len(max_abs) * (2 if self.complex_pairs else 1)
         return self.ndim + math.prod(shape) * per
 
     def encode(self, values: np.ndarray, shapes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scientific import EXPONENT, MANTISSA, RealEncoding, exponent_symbols
+from .base import ENCODINGS
+from .scientific import EXPONENT, MANTISSA, RealConfig, RealEncoding, exponent_symbols
 from .vocab import Vocabulary
 
 
+@ENCODINGS.register("b1999", config=RealConfig)
 class B1999(RealEncoding):
     """LAWT's B1999: ``N314 E-2``, ``N-271 E-4``, zero ``N0 E0``; 2 tokens a number.
 

@@ -44,6 +44,11 @@ class NumberEncoding(ABC):
     def __init__(self, cfg: Any):
         self.cfg = cfg
 
+    @classmethod
+    def from_config(cls, cfg: Any) -> NumberEncoding:
+        """The encoding of its config dataclass (the ``encoding`` section)."""
+        return cls(cfg)
+
     @abstractmethod
     def symbols(self) -> list[str]:
         """Every token the encoding may write, in a fixed order."""
@@ -67,21 +72,21 @@ class NumberEncoding(ABC):
         ``count`` well-formed numbers."""
 
     @abstractmethod
-    def max_tokens(self, max_abs: float) -> int:
+    def max_len(self, max_abs: float) -> int:
         """Tokens of the longest number of magnitude at most ``max_abs`` (bounds sequence lengths)."""
 
 
 def build_encodings(cfg: Config) -> tuple[NumberEncoding, NumberEncoding]:
     """The input and output encodings of ``cfg.encoding`` (the output one from ``encoding.output``)."""
     enc_cfg = cfg.encoding
-    inp = ENCODINGS.get(enc_cfg.name)(enc_cfg)
+    inp = ENCODINGS.get(enc_cfg.name).from_config(enc_cfg)
     if not enc_cfg.output or enc_cfg.output == enc_cfg.name:
         return inp, inp
     out_cls, schema = ENCODINGS.get(enc_cfg.output), ENCODINGS.schemas[enc_cfg.output]
     shared = {k: v for k, v in vars(enc_cfg).items() if k in schema.__dataclass_fields__ and k not in ("name", "output")}
     out_cfg = schema(**{**shared, "name": enc_cfg.output})
     out_cfg.check(cfg)
-    return inp, out_cls(out_cfg)
+    return inp, out_cls.from_config(out_cfg)
 
 
 def require_kind(cfg: Config, kind: str, *encodings: NumberEncoding) -> None:

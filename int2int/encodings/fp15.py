@@ -15,10 +15,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
+from ..config import Config, opt
+from .base import ENCODINGS, EncodingConfig
 from .scientific import NUMBER, RealEncoding, check_finite, compose, raise_overflow, round_scaled, to_scientific
 from .vocab import Vocabulary
 
 
+@dataclass
+class FP15Config(EncodingConfig):
+    precision: int = opt(3, "Significant digits of the mantissa (LAWT's precision 2 is 3 digits).")
+    exponents: int = opt(16, "Exponent values j in 0..exponents-1 (value m x 10^(j - offset), offset "
+                         "(precision - 1 + exponents) / 2, which must be a whole number).")
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        self.require(1 <= self.precision <= FP15.max_precision, "precision", f"must be in 1..{FP15.max_precision}")
+        self.require(self.exponents >= 1 and (self.precision - 1 + self.exponents) % 2 == 0, "exponents",
+                     "must be >= 1 with precision - 1 + exponents even")
+
+
+@ENCODINGS.register("fp15", config=FP15Config)
 class FP15(RealEncoding):
     """LAWT's FP15: one token a number; rounding half up (ties away from zero) on the exact value.
 
@@ -39,6 +57,12 @@ class FP15(RealEncoding):
         self.offset = (precision - 1 + exponents) // 2
         # the largest value is (10^p - 1) x 10^(exponents - 1 - offset)
         super().__init__(precision, max_exponent=exponents - 1 - self.offset)
+
+    @classmethod
+    def from_config(cls, cfg: FP15Config) -> FP15:
+        enc = cls(cfg.precision, cfg.exponents)
+        enc.cfg = cfg
+        return enc
 
     def __repr__(self) -> str:
         return f"FP15(precision={self.precision}, exponents={self.exponents})"

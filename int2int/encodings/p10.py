@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scientific import DIGIT, EXPONENT, SIGN, RealEncoding, exponent_symbols
+from .base import ENCODINGS
+from .scientific import DIGIT, EXPONENT, SIGN, RealConfig, RealEncoding, exponent_symbols
 from .vocab import PAD, Vocabulary
 
 
@@ -62,6 +63,7 @@ class PositionalReal(RealEncoding):
         return ids, mask
 
 
+@ENCODINGS.register("p10", config=RealConfig)
 class P10(PositionalReal):
     """LAWT's P10: ``+ 3 1 4 E-2``; 2 + precision tokens a number; 213 symbols at the defaults."""
 

@@ -68,7 +68,7 @@ class PositionalInts(NumberEncoding):
             self.sign_of[self.minus] = -1
         return self
 
-    def max_tokens(self, max_abs: float) -> int:
+    def max_len(self, max_abs: float) -> int:
         return 1 + n_digits(int(max_abs), self.base)
 
     def tokens(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,12 +18,15 @@ fractions (0.25, 1.5, ...) may, and stays exact at a Python-loop cost for those 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..config import Config, opt
+from .base import EncodingConfig, NumberEncoding
 from .vocab import PAD, Vocabulary
 
 if TYPE_CHECKING:
@@ -152,7 +155,22 @@ OTHER, SIGN, DIGIT, MANTISSA, EXPONENT, NUMBER = range(6)
 _START, _SIGNED, _DIGITS, _MANTISSA = range(4)
 
 
-class RealEncoding(ABC):
+@dataclass
+class RealConfig(EncodingConfig):
+    """Options of the real-number encodings with exponent tokens (P10, P1000, B1999)."""
+
+    precision: int = opt(3, "Significant digits of the mantissa (LAWT's precision 2 is 3 digits).")
+    max_exponent: int = opt(100, "Exponent tokens E-<max_exponent> .. E<max_exponent>; smaller exponents underflow "
+                            "to zero, larger ones are an error.")
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        self.require(1 <= self.precision <= MAX_PRECISION, "precision", f"must be in 1..{MAX_PRECISION}")
+        self.require(0 <= self.max_exponent <= 308 - self.precision, "max_exponent",
+                     "must be in 0..308 - precision (every number a finite float64)")
+
+
+class RealEncoding(NumberEncoding):
     """A way of writing real numbers as tokens: rounding rules, symbols, vectorised encoder and decoder.
 
     ``precision`` is the number of significant digits of the mantissa (LAWT's p=2 is our 3). ``max_exponent``
@@ -172,7 +190,19 @@ class RealEncoding(ABC):
     #: Base of the positional mantissa digits (P10, P1000); unused by the others.
     digit_base: int = 10
 
+    kind = "real"
+
+    @classmethod
+    def from_config(cls, cfg: RealConfig) -> RealEncoding:
+        enc = cls(cfg.precision, cfg.max_exponent)
+        enc.cfg = cfg
+        return enc
+
+    def max_len(self, max_abs: float) -> int:
+        return self.max_tokens
+
     def __init__(self, precision: int = 3, max_exponent: int = 100):
+        self.cfg = None
         if not 1 <= precision <= self.max_precision:
             raise ValueError(f"{self.name}: precision must be in 1..{self.max_precision}, got {precision}")
         if not 0 <= max_exponent <= 308 - precision:

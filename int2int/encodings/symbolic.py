@@ -60,7 +60,7 @@ class SymbolicInts(NumberEncoding):
         self.value_of[self.token_ids] = self.values
         return self
 
-    def max_tokens(self, max_abs: float) -> int:
+    def max_len(self, max_abs: float) -> int:
         return 1
 
     def tokens(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

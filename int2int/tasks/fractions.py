@@ -178,7 +178,7 @@ class ReducedFractionTask(FractionTask):
     @property
     def max_output_len(self) -> int:
         num_bound = (2 if self.cfg.name == "fraction_add" else 1) * self.M * self.M
-        return 1 + self.output.enc.max_tokens(num_bound) + self.output.enc.max_tokens(self.M * self.M)
+        return 1 + self.output.enc.max_len(num_bound) + self.output.enc.max_len(self.M * self.M)
 
     def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:
         acc, correct, unreduced = self.verify_fraction(ex, pred, pred_len, self.cfg.accept_unreduced)

@@ -77,7 +77,7 @@ class GcdTask(IntPairTask):
     def generate(self, rng: np.random.Generator, n: int) -> Examples:
         if self.cfg.outcomes == Outcomes.natural:
             return super().generate(rng, n)
-        g = draw(rng, 1, MAX_OUTCOME, n, Distribution(self.cfg.outcomes.value))
+        g = draw(rng, 1, MAX_OUTCOME, n, Distribution(self.cfg.outcomes))
         return self.with_gcd(rng, g, self.cfg.operands)
 
     def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:

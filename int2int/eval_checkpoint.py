@@ -1,8 +1,9 @@
 """``mode=eval``: evaluate a trained run's model, with any ``eval.*`` settings, into a new run directory.
 
 ``python launch.py mode=eval eval.checkpoint=RUN_DIR eval.beam_size=10 eval.size=10000`` rebuilds the task and
-the model from the config stored in the checkpoint (so they are exactly the trained ones), takes the evaluation
-settings (``eval.*``, ``data.eval_paths``, ``hardware.*``) from the command line, evaluates every set, and writes
+the model from the config stored in the checkpoint (so they are exactly the trained ones), evaluates on the trained
+run's evaluation sets and settings except for the ``eval.*`` keys, ``data.eval_paths`` and ``hardware.*`` given on
+the command line, and writes
 ``run.json``, one ``metrics.jsonl`` line, ``classes.jsonl`` and, with ``eval.save_predictions``, the predictions
 into this job's run directory. The evaluated run directory is only read.
 """
@@ -67,8 +68,12 @@ def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> flo
 
     device = resolve_device(cfg.hardware.device)
     trained, ckpt = load_trained(Path(cfg.eval.checkpoint), device)
+    # the trained run's evaluation settings, but for the eval.* keys given on the command line
+    given = {o.lstrip("+~").split("=", 1)[0].split(".", 1)[1] for o in info["overrides"]
+             if o.lstrip("+~").startswith("eval.")}
+    evaluation = dataclasses.replace(trained.eval, **{k: getattr(cfg.eval, k) for k in given | {"checkpoint"}})
     data = dataclasses.replace(trained.data, eval_paths=cfg.data.eval_paths or trained.data.eval_paths)
-    config = dataclasses.replace(trained, eval=cfg.eval, hardware=cfg.hardware, data=data, mode=cfg.mode)
+    config = dataclasses.replace(trained, eval=evaluation, hardware=cfg.hardware, data=data, mode=cfg.mode)
     if config.eval.held_out and not trained.data.budget:
         raise ConfigError("eval.held_out=True: the evaluated run had no data budget (no training pool)")
     task = build_task(config)

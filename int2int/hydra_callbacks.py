@@ -19,10 +19,10 @@ class CollectResults(Callback):
     detached Slurm submission have nothing to collect yet."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from hydra_plugins.int2int_sweeping import DETACHED, FAILURES
+        from hydra_plugins.int2int_sweeping import FAILURES, NO_TABLE
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        if not sweep_dir.exists() or DETACHED:
+        if not sweep_dir.exists() or NO_TABLE:
             return
         from analysis.collect import write_results
 

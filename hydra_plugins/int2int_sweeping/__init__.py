@@ -54,8 +54,8 @@ log = logging.getLogger(__name__)
 
 #: Failures of the current multirun, as (job number, overrides, error text); read by CollectResults.
 FAILURES: list[tuple[int, list[str], str]] = []
-#: Set when the launcher submitted the jobs without waiting for them (no results table to write yet).
-DETACHED: list[str] = []
+#: Why this multirun has no results table to write (a dry run, or jobs submitted without waiting for them).
+NO_TABLE: list[str] = []
 #: Pseudo-overrides read by the sweeper and never passed to jobs.
 SWEEPER_KEYS = ("zip", "plan")
 #: Run directory names longer than this are cut and end with a hash of the whole name.
@@ -164,7 +164,7 @@ class Int2intSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None
         FAILURES.clear()
-        DETACHED.clear()
+        NO_TABLE.clear()
         jobs, plan = self.expand(arguments)
         jobs = self.name_runs(jobs)
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
@@ -172,6 +172,7 @@ class Int2intSweeper(Sweeper):
             from int2int.sweep_plan import print_plan
 
             print_plan(self.hydra_context.config_loader, self.config, jobs, sweep_dir)
+            NO_TABLE.append("plan")
             return []
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -189,7 +190,7 @@ class Int2intSweeper(Sweeper):
                 record_failure(num, overrides, ret)
             returns.append(results)
         if getattr(self.launcher, "detached", False):
-            DETACHED.append(str(sweep_dir))
+            NO_TABLE.append("detached")
         return returns
 
 

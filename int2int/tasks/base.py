@@ -90,6 +90,11 @@ class Task(ABC):
     def max_output_len(self) -> int:
         """Longest right answer, in tokens (without ``<eos>``): bounds greedy decoding."""
 
+    def solved(self, ex: Examples) -> Examples | None:
+        """The examples ``ex`` with their outputs recomputed from their inputs (to judge a model on problems typed by
+        a person: ``python -m int2int.predict``), or None when the task cannot solve a given input."""
+        return None
+
     # -- evaluation sets --------------------------------------------------------------------------
     def extra_eval_sets(self, rng: np.random.Generator, size: int) -> dict[str, Examples]:
         """Task-specific evaluation sets beside ``valid`` (e.g. the GCD paper's stratified set)."""

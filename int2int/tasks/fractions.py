@@ -121,6 +121,14 @@ class FractionTask(Task):
         """The input integers and the answer of given operands."""
         raise NotImplementedError
 
+    def solved(self, ex: Examples) -> Examples:
+        x = self.decode_input(ex)
+        return self.build(*x.T) if self.arity == 4 else self.from_input(x[:, 0], x[:, 1])
+
+    def from_input(self, p: np.ndarray, q: np.ndarray) -> Examples:
+        """Examples of given input pairs (the two-integer tasks: their operands are not the input)."""
+        raise NotImplementedError
+
     def decode_input(self, ex: Examples) -> np.ndarray:
         """The input integers, n x arity (inputs are generated or checked files, hence well formed)."""
         values, _, _ = self.input.decode(ex.x, ex.x_len)
@@ -253,6 +261,10 @@ class FractionSimplifyTask(FractionTask):
         num, den, _ = reduce_fraction(a, b)
         return [k * (a // g), k * (b // g)], np.stack([num, den], axis=1)
 
+    def from_input(self, p, q):
+        num, den, _ = reduce_fraction(p, q)
+        return Examples.of(self.input.encode(np.stack([p, q], axis=1)), self.output.encode(np.stack([num, den], 1)))
+
     @property
     def max_output_len(self) -> int:
         return self.output.max_len((2,), self.M)
@@ -297,6 +309,9 @@ class FractionRoundTask(FractionTask):
             raise ValueError("fraction_round: max(a, b) must not be 0")
         num = k * m2 + m1
         return [num, m2], np.floor_divide(num, m2)
+
+    def from_input(self, num, den):
+        return Examples.of(self.input.encode(np.stack([num, den], axis=1)), self.output.encode(np.floor_divide(num, den)))
 
     @property
     def max_output_len(self) -> int:

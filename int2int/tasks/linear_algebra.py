@@ -159,6 +159,16 @@ class MatrixTask(Task):
 
     answer_dtype: ClassVar[type] = np.float64
 
+    def drawn_size(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn size (rows x cols) of examples whose first operand has this shape (the inverse of
+        :meth:`operand_shapes`)."""
+        return rows, cols
+
+    def solved(self, ex: Examples) -> Examples:
+        operands, shapes = self.read_operands(ex)
+        rows, cols = self.drawn_size(shapes[:, 0, 0], shapes[:, 0, 1])
+        return self.build(operands, rows, cols)
+
     # -- verification -------------------------------------------------------------------------------
     def read_operands(self, ex: Examples) -> tuple[list[np.ndarray], np.ndarray]:
         """The input matrices (n x R x C each) and their shapes (n x operands x 2), read back from the tokens."""

@@ -17,6 +17,9 @@ class MatrixProductTask(MatrixTask):
             return [(rows, 2 * cols)]
         return [(rows, cols), (cols, rows)]
 
+    def drawn_size(self, rows, cols):
+        return (rows, cols // 2) if self.cfg.lawt_layout else (rows, cols)
+
     def output_shape(self, rows, cols):
         return (cols, cols) if self.cfg.lawt_layout else (rows, rows)
 

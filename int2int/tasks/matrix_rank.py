@@ -91,6 +91,11 @@ class MatrixRankTask(Task):
         """Examples of given matrices (n x dim1 x dim2) and their ranks (not checked)."""
         return Examples.of(self.input.encode(np.asarray(matrices, dtype=np.int64)), self.output.encode(ranks))
 
+    def solved(self, ex: Examples) -> Examples:
+        values, shapes, _ = self.input.decode(ex.x, ex.x_len)
+        mats = values.reshape(len(values), self.cfg.dim1, self.cfg.dim2)
+        return self.build(mats, np.linalg.matrix_rank(mats.astype(np.float64)))
+
     def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:
         target, _ = self.output.decode(ex.y, ex.y_len)
         value, valid = self.output.decode(pred, pred_len)

@@ -15,6 +15,9 @@ class MatrixSumTask(MatrixTask):
     def operand_shapes(self, rows, cols):
         return [(rows, 2 * cols)] if self.cfg.lawt_layout else [(rows, cols), (rows, cols)]
 
+    def drawn_size(self, rows, cols):
+        return (rows, cols // 2) if self.cfg.lawt_layout else (rows, cols)
+
     def output_shape(self, rows, cols):
         return rows, cols
 

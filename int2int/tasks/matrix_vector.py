@@ -17,6 +17,9 @@ class MatrixVectorTask(MatrixTask):
             return [(rows, cols + 1)]
         return [(rows, cols), (cols, np.ones_like(cols))]
 
+    def drawn_size(self, rows, cols):
+        return (rows, cols - 1) if self.cfg.lawt_layout else (rows, cols)
+
     def output_shape(self, rows, cols):
         return (cols if self.cfg.lawt_layout else rows), np.ones_like(rows)
 

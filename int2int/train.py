@@ -80,29 +80,24 @@ def train(cfg: Config, run_dir: Path) -> dict[str, Any]:
     run = build_run(cfg, Path(run_dir))
     resume(run)
     s, p = cfg.schedule, run.progress
-    if p.epoch >= s.max_epoch or p.stopped:
-        log.info("run already %s at epoch %d (schedule.max_epoch=%d): nothing to do",
-                 "stopped early" if p.stopped else "trained", p.epoch, s.max_epoch)
+    if finished(run):
         return run.last_record or {}
     log_setup(run)
     for epoch in range(p.epoch + 1, s.max_epoch + 1):
         t_epoch = time.perf_counter()
-        record = train_epoch(run, epoch)
-        if run.dist.main and (epoch % cfg.eval.every == 0 or epoch == s.max_epoch):
-            evaluate_all(run, record)
-        p.epoch = epoch
-        p.wall_time += time.perf_counter() - t_epoch
-        record["wall_time"] = round(p.wall_time, 3)
-        stop = early_stop(run, record) if run.dist.main else False
-        if run.dist.main:
-            save_epoch(run, record)
-        if run.dist.active:  # every rank follows rank 0's early stop
-            stop = bool(run.dist.all_sum(int(stop)))
-        run.dist.barrier()
-        run.last_record = record
-        if stop:
+        if end_epoch(run, train_epoch(run, epoch), t_epoch):
             break
     return run.last_record or {}
+
+
+def finished(run: Run) -> bool:
+    """Whether a (resumed) run has nothing left to train; says so in the log."""
+    s, p = run.cfg.schedule, run.progress
+    if p.epoch >= s.max_epoch or p.stopped:
+        log.info("run already %s at epoch %d (schedule.max_epoch=%d): nothing to do",
+                 "stopped early" if p.stopped else "trained", p.epoch, s.max_epoch)
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,56 +280,97 @@ def write_progress(run: Run, epoch: int, epoch_examples: int, rate: float) -> No
             "log_every": s.log_every, "updated": now()})
 
 
+class EpochLog:
+    """The bookkeeping of one run's epoch, step after step: progress counts, the loss and rate of each log window
+    (one host-device sync per window), the log line, ``progress.json``, and the epoch's metrics record."""
+
+    def __init__(self, run: Run, epoch: int, prefix: str = ""):
+        self.run, self.epoch, self.prefix = run, epoch, prefix
+        self.t0 = self.window_t = time.perf_counter()
+        self.dropped_before = run.source.dropped
+        self.epoch_loss, self.epoch_tokens, self.lr = 0.0, 0, run.cfg.optimizer.lr
+        self.window: list[Any] = [torch.zeros((), device=run.device), 0, 0]  # loss, tokens, examples
+
+    def lr_now(self) -> float:
+        """The learning rate of the next step (the schedule of the run, at its progress)."""
+        s, p = self.run.cfg.schedule, self.run.progress
+        self.lr = self.run.cfg.optimizer.lr * s.factor(p.steps, p.total_steps)
+        return self.lr
+
+    def step_done(self, step: int, loss: torch.Tensor, tokens: int, n_examples: int) -> None:
+        s, p = self.run.cfg.schedule, self.run.progress
+        p.steps, p.examples = p.steps + 1, p.examples + n_examples
+        self.window[0] += loss
+        self.window[1] += tokens
+        self.window[2] += n_examples
+        if step % s.log_every == 0 or step == s.steps_per_epoch:
+            window_loss = float(self.window[0])  # the one host-device sync of a log window
+            if not math.isfinite(window_loss):
+                raise FloatingPointError(f"training loss is {window_loss} before step {p.steps} (lower optimizer.lr?)")
+            t = time.perf_counter()
+            rate = self.window[2] / max(t - self.window_t, 1e-9)
+            if step % s.log_every == 0:
+                log.info("%sepoch %d step %d | %.0f examples/s | loss %.4f | lr %.3e", self.prefix, self.epoch, p.steps,
+                         rate, window_loss / max(self.window[1], 1), self.lr)
+            write_progress(self.run, self.epoch, step * s.step_examples, rate)
+            self.epoch_loss, self.epoch_tokens = self.epoch_loss + window_loss, self.epoch_tokens + self.window[1]
+            self.window, self.window_t = [torch.zeros((), device=self.run.device), 0, 0], t
+
+    def record(self) -> dict[str, Any]:
+        """The start of the epoch's metrics record (the evaluation adds to it)."""
+        cfg, s, p = self.run.cfg, self.run.cfg.schedule, self.run.progress
+        if self.run.source.dropped > self.dropped_before:
+            log.warning("%sepoch %d: dropped %d training examples longer than data.max_len=%d", self.prefix, self.epoch,
+                        self.run.source.dropped - self.dropped_before, cfg.data.max_len)
+        train_time = time.perf_counter() - self.t0
+        record: dict[str, Any] = {"epoch": self.epoch, "examples": p.examples, "steps": p.steps,
+                                  "train_loss": self.epoch_loss / max(self.epoch_tokens, 1), "lr": self.lr,
+                                  "train_time": round(train_time, 3),
+                                  "examples_per_s": round(s.steps_per_epoch * s.step_examples / train_time, 1)}
+        rep = repetition(cfg, self.run.source, p.examples)
+        if rep is not None:
+            record["repetition"] = rep
+        return record
+
+
 def train_epoch(run: Run, epoch: int) -> dict[str, Any]:
     """Train on one epoch of examples; returns the start of its metrics record."""
-    cfg, s, p = run.cfg, run.cfg.schedule, run.progress
-    t0 = window_t = time.perf_counter()
-    dropped_before = run.source.dropped
-    epoch_loss, epoch_tokens, window = 0.0, 0, [torch.zeros((), device=run.device), 0, 0]  # loss, tokens, examples
+    s = run.cfg.schedule
     bar = None
     if sys.stderr.isatty() and run.dist.main:
         from tqdm import tqdm
 
         bar = tqdm(total=s.steps_per_epoch, desc=f"epoch {epoch}/{s.max_epoch}", leave=False, dynamic_ncols=True)
     run.model.train()
-    lr = cfg.optimizer.lr
+    epoch_log = EpochLog(run, epoch)
     for step in range(1, s.steps_per_epoch + 1):
         micro = [next_batch(run, s.batch_size) for _ in range(s.accumulate_gradients)]
-        lr = cfg.optimizer.lr * s.factor(p.steps, p.total_steps)
-        loss, tokens = run.stepper([to_tensors(rank_share(m, run.dist), run.device) for m in micro], lr)
-        n_examples = sum(len(m) for m in micro)
-        p.steps, p.examples = p.steps + 1, p.examples + n_examples
-        window[0] += loss
-        window[1] += tokens
-        window[2] += n_examples
+        loss, tokens = run.stepper([to_tensors(rank_share(m, run.dist), run.device) for m in micro], epoch_log.lr_now())
+        epoch_log.step_done(step, loss, tokens, sum(len(m) for m in micro))
         if bar is not None:
             bar.update(1)
-        if step % s.log_every == 0 or step == s.steps_per_epoch:
-            window_loss = float(window[0])  # the one host-device sync of a log window
-            if not math.isfinite(window_loss):
-                raise FloatingPointError(f"training loss is {window_loss} before step {p.steps} (lower optimizer.lr?)")
-            t = time.perf_counter()
-            rate = window[2] / max(t - window_t, 1e-9)
-            if step % s.log_every == 0:
-                log.info("epoch %d step %d | %.0f examples/s | loss %.4f | lr %.3e", epoch, p.steps, rate,
-                         window_loss / max(window[1], 1), lr)
-            write_progress(run, epoch, step * s.step_examples, rate)
-            epoch_loss, epoch_tokens = epoch_loss + window_loss, epoch_tokens + window[1]
-            window, window_t = [torch.zeros((), device=run.device), 0, 0], t
     if bar is not None:
         bar.close()
-    if run.source.dropped > dropped_before:
-        log.warning("epoch %d: dropped %d training examples longer than data.max_len=%d", epoch,
-                    run.source.dropped - dropped_before, cfg.data.max_len)
-    train_time = time.perf_counter() - t0
-    record: dict[str, Any] = {"epoch": epoch, "examples": p.examples, "steps": p.steps,
-                              "train_loss": epoch_loss / max(epoch_tokens, 1), "lr": lr,
-                              "train_time": round(train_time, 3),
-                              "examples_per_s": round(s.steps_per_epoch * s.step_examples / train_time, 1)}
-    rep = repetition(cfg, run.source, p.examples)
-    if rep is not None:
-        record["repetition"] = rep
-    return record
+    return epoch_log.record()
+
+
+def end_epoch(run: Run, record: dict[str, Any], t_epoch: float) -> bool:
+    """Evaluate (when due), count the epoch, decide early stopping and save (rank 0); whether to stop."""
+    cfg, p = run.cfg, run.progress
+    epoch = record["epoch"]
+    if run.dist.main and (epoch % cfg.eval.every == 0 or epoch == cfg.schedule.max_epoch):
+        evaluate_all(run, record)
+    p.epoch = epoch
+    p.wall_time += time.perf_counter() - t_epoch
+    record["wall_time"] = round(p.wall_time, 3)
+    stop = early_stop(run, record) if run.dist.main else False
+    if run.dist.main:
+        save_epoch(run, record)
+    if run.dist.active:  # every rank follows rank 0's early stop
+        stop = bool(run.dist.all_sum(int(stop)))
+    run.dist.barrier()
+    run.last_record = record
+    return stop
 
 
 # --------------------------------------------------------------------------------------------

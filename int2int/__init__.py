@@ -24,6 +24,7 @@ def _register() -> None:
     register_root()
     # the sweeper and launchers' config nodes (Hydra finds the plugins themselves on sys.path only)
     import hydra_plugins.int2int_sweeping  # noqa: F401
+    import hydra_plugins.int2int_sweeping.packed  # noqa: F401
 
 
 _register()

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +113,23 @@ def dispatch(cfg: DictConfig, info: dict[str, Any]) -> float | None:
 
         return evaluate_checkpoint(config, run_dir, info)
     pick_local_gpu(config, info["job_num"])
-    from .checkpoint import check_relaunch  # torch is imported only once the config is known to be valid
-    from .train import train
+    from .train import train  # torch is imported only once the config is known to be valid
 
     if not is_main_process():  # a data-parallel rank > 0: rank 0 keeps the run's files
         record = train(config, run_dir)
         return float(record["valid_acc"]) if "valid_acc" in record else None
-    changed = check_relaunch(run_dir, to_dict(config))  # before anything is written into the run directory
+    start_run(config, run_dir, info)
+    with run_status(run_dir):
+        record = train(config, run_dir)
+    return finish_run(run_dir, record)
+
+
+def start_run(config: Config, run_dir: Path, info: dict[str, Any]) -> None:
+    """Before training: refuse a checkpoint written under another config (before anything is written), record
+    ``run.json``, and mark the run ``running``."""
+    from .checkpoint import check_relaunch
+
+    changed = check_relaunch(run_dir, to_dict(config))
     record_run(config, run_dir, info, changed)
     global _CURRENT_RUN_DIR
     _CURRENT_RUN_DIR = run_dir
@@ -126,13 +137,23 @@ def dispatch(cfg: DictConfig, info: dict[str, Any]) -> float | None:
     if previous is not None and previous["status"] != "finished":
         log.info("previous status %s at epoch %s: resuming", previous["status"], previous["epoch"])
     write_status(run_dir, "running", previous["epoch"] if previous else 0)
+
+
+@contextmanager
+def run_status(run_dir: Path):
+    """A failure or an interruption inside is written to ``status.json`` (interrupted and requeued runs resume
+    later), then raised again."""
     try:
-        record = train(config, run_dir)
-    except BaseException as err:  # interrupted (Ctrl-C) or requeued (submitit exits) runs resume later
+        yield
+    except BaseException as err:
         status = "preempted" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "failed"
         done = read_metrics(run_dir)
         write_status(run_dir, status, done[-1]["epoch"] if done else 0, "".join(traceback.format_exception(err)))
         raise
+
+
+def finish_run(run_dir: Path, record: dict[str, Any]) -> float | None:
+    """Mark the run finished; returns its last validation accuracy (for sweepers that optimise)."""
     write_status(run_dir, "finished", int(record.get("epoch", 0)))
     if "valid_acc" in record:
         log.info("done: epoch %d, %d examples, valid acc %.2f%% (results in %s)", record["epoch"], record["examples"],

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 
@@ -95,6 +96,37 @@ class TransformerConfig(ArchitectureConfig):
                      getattr(self, f"{side}_loops"), self.gated, self.act, self.act_threshold, self.norm == Norm.pre)
 
 
+#: Attention through plain matmuls instead of the fused kernel (see :func:`math_attention`).
+_MATH_ATTENTION = False
+
+
+@contextmanager
+def math_attention():
+    """Attention as matmul, softmax, matmul: what ``torch.func.vmap`` batches well (the fused SDPA kernel has no
+    batching rule on CPU and falls back to a loop). Packed runs train in it."""
+    global _MATH_ATTENTION
+    before, _MATH_ATTENTION = _MATH_ATTENTION, True
+    try:
+        yield
+    finally:
+        _MATH_ATTENTION = before
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout: float,
+           causal: bool, scale: float | None) -> torch.Tensor:
+    """Scaled dot-product attention: the fused kernel, or its plain form in :func:`math_attention`."""
+    if not _MATH_ATTENTION:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale)
+    scores = (q @ k.transpose(-2, -1)) * (scale if scale is not None else q.shape[-1] ** -0.5)
+    if causal:
+        t, u = q.shape[-2], k.shape[-2]
+        scores = scores.masked_fill(~torch.ones(t, u, dtype=torch.bool, device=q.device).tril(u - t), float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = F.softmax(scores.float(), dim=-1).to(v.dtype)
+    return F.dropout(weights, dropout) @ v if dropout else weights @ v
+
+
 class QKNorm(nn.Module):
     """``norm_attention``: unit-norm queries and keys, their dot product times a learned per-head scale
     (initialised to sqrt(head_dim), the magnitude of a standard scaled dot product)."""
@@ -127,8 +159,7 @@ class SelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(k, v, pos)
         drop = self.attn_dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop,
-                                           is_causal=causal and t > 1 and mask is None, scale=scale)
+        y = attend(q, k, v, mask, drop, causal and t > 1 and mask is None, scale)
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -156,7 +187,7 @@ class CrossAttention(nn.Module):
         if self.qk_norm is not None:
             q, scale = self.qk_norm.queries(q), 1.0
         drop = self.attn_dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask=mask, dropout_p=drop, scale=scale)
+        y = attend(q, kv[0], kv[1], mask, drop, False, scale)
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 

@@ -1,0 +1,274 @@
+"""Packed runs (``hardware=packed``): the small runs of a sweep that share their shapes train as one stacked model.
+
+The field trains many small models (seeds x learning rates x weight decays x budgets of a 1-layer, 64-dimension
+model); one of them uses a small part of a CPU and almost none of a GPU. Runs whose architecture, task, encoding,
+batch and epochs are the same (:func:`pack_key`) are stacked: their parameters become tensors with a first axis of
+G runs (``torch.func.stack_module_state``), one ``torch.func.vmap`` of the model computes every run's loss on its own
+batch, and :class:`StackedOptimizer` applies each run's own optimiser settings and schedule. Each run keeps its own
+seed (initialisation), data stream, evaluation sets and run directory: at the end of each epoch its slice is written
+back into its own model and optimiser, which evaluate, checkpoint and resume exactly as an unpacked run does (a
+packed run can resume unpacked, and the reverse).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .config import Config, Precision, to_dict
+from .data.tensors import to_tensors
+from .encodings.vocab import PAD
+from .models.layers import math_attention
+from .train import EpochLog, Run, end_epoch, finished, log_setup, next_batch
+
+log = logging.getLogger(__name__)
+
+PACKABLE_ARCHITECTURES = ("encoder_decoder", "encoder_only", "decoder_only")
+PACKABLE_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def why_not(cfg: Config) -> str | None:
+    """Why a run cannot be packed (it then trains on its own), or None."""
+    a = cfg.architecture
+    checks = [
+        (a.name in PACKABLE_ARCHITECTURES, f"architecture={a.name} (packed: {', '.join(PACKABLE_ARCHITECTURES)})"),
+        (not getattr(a, "act", False), "adaptive computation time (its halting is data dependent)"),
+        (cfg.optimizer.name in PACKABLE_OPTIMIZERS, f"optimizer={cfg.optimizer.name}"),
+        (cfg.schedule.accumulate_gradients == 1, "gradient accumulation"),
+        (not cfg.hardware.compile, "hardware.compile"),
+        (cfg.hardware.precision != Precision.fp16, "fp16"),
+        (not cfg.freeze, "freeze"),
+        (not getattr(a, "loss_on_input", False), "decoder_only loss_on_input (an auxiliary loss)"),
+    ]
+    reasons = [why for ok, why in checks if not ok]
+    return "; ".join(reasons) if reasons else None
+
+
+def pack_key(cfg: Config) -> str | None:
+    """Runs with the same key can train as one stacked model; None when this run cannot be packed."""
+    if why_not(cfg) is not None:
+        return None
+    d = to_dict(cfg)
+    same = {k: d[k] for k in ("architecture", "task", "encoding")}
+    same["schedule"] = {k: d["schedule"][k] for k in ("batch_size", "epoch_size", "max_epoch")}
+    same["hardware"] = {k: d["hardware"][k] for k in ("device", "precision", "num_threads")}
+    same["max_len"] = d["data"]["max_len"]
+    return json.dumps(same, sort_keys=True)
+
+
+class StackedOptimizer:
+    """Adam, AdamW or SGD over parameters stacked along a first axis of G runs, each run with its own settings: for
+    each run's slice, the update of the ``torch.optim`` class that run would use alone."""
+
+    def __init__(self, runs: list[Run], params: dict[str, torch.Tensor]):
+        self.params, self.names = params, list(params)
+        cfgs = [r.cfg.optimizer for r in runs]
+        kinds = {c.name for c in cfgs}
+        if len(kinds) > 1 and kinds != {"adam", "adamw"} and "sgd" in kinds:
+            raise ValueError(f"packed runs mix optimizers {sorted(kinds)}: group them apart")
+        self.kind = "sgd" if "sgd" in kinds else "adam"
+        dev = next(iter(params.values())).device
+
+        def column(values: list[float]) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.float32, device=dev)
+
+        self.decoupled = column([float(c.name == "adamw") for c in cfgs])
+        self.wd = column([c.weight_decay for c in cfgs])
+        self.clip = column([c.clip_grad_norm for c in cfgs])
+        if self.kind == "adam":
+            self.beta1, self.beta2 = column([c.beta1 for c in cfgs]), column([c.beta2 for c in cfgs])
+            self.eps = column([c.eps for c in cfgs])
+            self.step_count = column([0.0] * len(cfgs))
+            self.exp_avg = {n: torch.zeros_like(p) for n, p in params.items()}
+            self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in params.items()}
+        else:
+            self.momentum = column([c.momentum for c in cfgs])
+            self.nesterov = column([float(c.nesterov) for c in cfgs])
+            self.buffer: dict[str, torch.Tensor | None] = {n: None for n in params}
+
+    @staticmethod
+    def per_run(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return values.view((-1,) + (1,) * (like.dim() - 1))
+
+    # -- the torch.optim state of each run, in and out ------------------------------------------------
+    def load(self, runs: list[Run]) -> None:
+        """Take each run's optimiser state (a resumed run's) into the stack."""
+        for g, run in enumerate(runs):
+            state = run.optimizer.state_dict()["state"]
+            for i, name in enumerate(self.names):
+                s = state.get(i)
+                if not s:
+                    continue
+                if self.kind == "adam":
+                    self.step_count[g] = float(s["step"])
+                    self.exp_avg[name][g] = s["exp_avg"]
+                    self.exp_avg_sq[name][g] = s["exp_avg_sq"]
+                elif s.get("momentum_buffer") is not None:
+                    if self.buffer[name] is None:
+                        self.buffer[name] = torch.zeros_like(self.params[name])
+                    self.buffer[name][g] = s["momentum_buffer"]
+
+    def store(self, runs: list[Run]) -> None:
+        """Write each run's slice of the state into its own optimiser (for its checkpoint)."""
+        for g, run in enumerate(runs):
+            sd = run.optimizer.state_dict()
+            state: dict[int, dict[str, Any]] = {}
+            for i, name in enumerate(self.names):
+                if self.kind == "adam":
+                    if self.step_count[g] > 0:
+                        state[i] = {"step": self.step_count[g].clone(), "exp_avg": self.exp_avg[name][g].clone(),
+                                    "exp_avg_sq": self.exp_avg_sq[name][g].clone()}
+                elif self.buffer[name] is not None:
+                    state[i] = {"momentum_buffer": self.buffer[name][g].clone()}
+            run.optimizer.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+
+    # -- one step ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor) -> None:
+        grads = {n: p.grad for n, p in self.params.items()}
+        norms = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads.values()))
+        coef = torch.where(self.clip > 0, (self.clip / (norms + 1e-6)).clamp(max=1.0), torch.ones_like(norms))
+        if self.kind == "adam":
+            self.step_count += 1
+            bias1 = 1 - self.beta1**self.step_count
+            bias2 = 1 - self.beta2**self.step_count
+        for name, p in self.params.items():
+            g = grads[name] * self.per_run(coef, p)
+            wd = self.per_run(self.wd, p)
+            if self.kind == "adam":
+                dec = self.per_run(self.decoupled, p)
+                p.mul_(1 - self.per_run(lr, p) * wd * dec)  # AdamW: decoupled decay
+                g = g + wd * (1 - dec) * p  # Adam: L2 in the gradient
+                b1, b2 = self.per_run(self.beta1, p), self.per_run(self.beta2, p)
+                m, v = self.exp_avg[name], self.exp_avg_sq[name]
+                m.mul_(b1).add_((1 - b1) * g)
+                v.mul_(b2).add_((1 - b2) * g * g)
+                denom = (v.sqrt() / self.per_run(bias2.sqrt(), p)).add_(self.per_run(self.eps, p))
+                p.sub_(self.per_run(lr / bias1, p) * m / denom)
+            else:
+                g = g + wd * p
+                mom = self.per_run(self.momentum, p)
+                if self.buffer[name] is None:
+                    self.buffer[name] = g.clone()
+                else:
+                    self.buffer[name].mul_(mom).add_(g)
+                buf = self.buffer[name]
+                update = torch.where(self.per_run(self.nesterov, p) > 0, g + mom * buf, buf)
+                update = torch.where(mom > 0, update, g)
+                p.sub_(self.per_run(lr, p) * update)
+            self.params[name].grad = None
+
+
+class Stack:
+    """G runs' models as one stacked set of parameters, their loss computed with one vmap."""
+
+    def __init__(self, runs: list[Run]):
+        self.runs = runs
+        shapes = [{n: tuple(p.shape) for n, p in r.model.named_parameters()} for r in runs]
+        if any(shape != shapes[0] for shape in shapes):  # the key guarantees it, but for vocabularies of data files
+            raise ValueError("packed runs have models of different shapes (vocabularies from different files?)")
+        params, buffers = stack_module_state([r.model for r in runs])
+        self.params = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+        self.buffers = buffers
+        self.base = copy.deepcopy(runs[0].model)
+        self.optimizer = StackedOptimizer(runs, self.params)
+        self.optimizer.load(runs)
+        self.device = runs[0].device
+
+        def loss(p, b, x, x_len, y_in, y_out):
+            return functional_call(self.base, (p, b), (x, x_len, y_in, y_out))
+
+        self.losses = vmap(loss, randomness="different")
+
+    def batch(self, examples: list) -> tuple[torch.Tensor, ...]:
+        """Every run's batch as one stacked batch, padded to the longest sequences."""
+        tensors = [to_tensors(ex, self.device) for ex in examples]
+        lx = max(t.x.shape[1] for t in tensors)
+        ly = max(t.y_in.shape[1] for t in tensors)
+
+        def stack(parts: list[torch.Tensor], width: int) -> torch.Tensor:
+            return torch.stack([nn.functional.pad(t, (0, width - t.shape[1]), value=PAD) for t in parts])
+
+        tokens = torch.tensor([t.n_tokens for t in tensors], dtype=torch.float32, device=self.device)
+        return (stack([t.x for t in tensors], lx), torch.stack([t.x_len for t in tensors]),
+                stack([t.y_in for t in tensors], ly), stack([t.y_out for t in tensors], ly), tokens)
+
+    def step(self, examples: list, lr: torch.Tensor, autocast) -> torch.Tensor:
+        """One training step of every run on its own batch; returns each run's summed token loss (G,)."""
+        x, x_len, y_in, y_out, tokens = self.batch(examples)
+        with math_attention(), autocast():
+            sums = self.losses(self.params, self.buffers, x, x_len, y_in, y_out)
+        (sums.float() / tokens).sum().backward()
+        self.optimizer.step(lr)
+        return sums.detach().float()
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        """Each run's slice into its own model and optimiser (to evaluate and checkpoint it as usual)."""
+        for g, run in enumerate(self.runs):
+            named = dict(run.model.named_parameters())
+            for name, p in self.params.items():
+                named[name].copy_(p[g])
+        self.optimizer.store(self.runs)
+
+
+def train_packed(runs: list[Run]) -> list[dict[str, Any]]:
+    """Train the runs (built and resumed, of one :func:`pack_key`) together; returns each one's last record."""
+    live = [r for r in runs if not finished(r)]
+    for r in live:
+        log_setup(r)
+    if live:
+        log.info("packed: %d runs trained as one stacked model (%s)", len(live),
+                 ", ".join(r.run_dir.name for r in live))
+    s = runs[0].cfg.schedule
+    stack = Stack(live) if live else None
+    while live:
+        t_epoch = time.perf_counter()
+        logs = [EpochLog(r, r.progress.epoch + 1, prefix=f"[{r.run_dir.name}] ") for r in live]
+        for r in live:
+            r.model.train()
+        for step in range(1, s.steps_per_epoch + 1):
+            examples = [next_batch(r, s.batch_size) for r in live]
+            lr = torch.tensor([el.lr_now() for el in logs], device=stack.device)
+            losses = stack.step(examples, lr, live[0].stepper.autocast)
+            tokens = [int(ex.y_len.sum() + len(ex)) for ex in examples]
+            for g, el in enumerate(logs):
+                el.step_done(step, losses[g], tokens[g], len(examples[g]))
+        stack.write_back()
+        records = [el.record() for el in logs]  # the shared training time, before any run evaluates
+        stopped = []
+        for r, record in zip(live, records):
+            log.info("[%s] end of epoch %d", r.run_dir.name, record["epoch"])
+            if end_epoch(r, record, t_epoch) or r.progress.epoch >= s.max_epoch:
+                stopped.append(r)
+        if stopped:
+            live = [r for r in live if r not in stopped]
+            stack = Stack(live) if live else None
+    return [r.last_record or {} for r in runs]
+
+
+def prepare_job(cfg) -> Run:
+    """The task function of a packed job (run by Hydra's ``run_job`` in the job's directory): everything an unpacked
+    job does before its training loop (checks, ``run.json``, status, data, model, resume), returning the run."""
+    from pathlib import Path
+
+    from .job import absolute_paths, job_info, run_status, start_run, to_config
+    from .train import build_run, resume
+
+    info = job_info()
+    config = to_config(cfg)
+    config.check()
+    absolute_paths(config)
+    run_dir = Path(info["run_dir"])
+    start_run(config, run_dir, info)
+    with run_status(run_dir):
+        run = build_run(config, run_dir)
+        resume(run)
+    return run

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -328,3 +329,63 @@ def test_cancelled_job_summary_line_gives_the_cause(cancellation):
 def test_cancelled_run_status_keeps_its_last_epoch(cancellation):
     status = json.loads((cancellation["run_dir"] / "status.json").read_text())
     assert status["epoch"] == cancellation["epochs_done"] >= 1
+
+
+def sacct_ends(array_id: str) -> dict[str, tuple[str, str]]:
+    """Each job's State and End (seconds since the epoch, ``Unknown`` until it ends) as ``{job: (state, end)}``."""
+    proc = subprocess.run(["sacct", "-n", "-X", "-P", "-j", array_id, "-o", "JobID,State,End"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "SLURM_TIME_FORMAT": "%s"})
+    assert proc.returncode == 0, proc.stderr
+    return {job: (state, end) for job, state, end in (line.split("|") for line in proc.stdout.splitlines())}
+
+
+def test_detached_sweep_returns_at_submission_and_is_collected_later(tmp_path, sweeps, env):
+    """``hydra.launcher.detach=true``: launch.py submits the array, says how to watch and collect it, and exits
+    while the jobs still run; the jobs run to their end on their own, and the printed commands then work."""
+    sweep_dir = tmp_path / "sweep"
+    sweep = sweeps(sweep_dir, *TINY, "seed=0,1", "hydra.launcher.detach=true")
+    rc = sweep.wait()
+    returned_at = time.time()
+    out = sweep.output()
+    assert rc == 0, out[-6000:]
+
+    # what it submitted, said and wrote
+    recorded = json.loads((sweep_dir / "slurm.json").read_text())
+    array = recorded["array_job_id"]
+    assert recorded["jobs"] == {"0": f"{array}_0", "1": f"{array}_1"}
+    assert sweep.jobs() == {0: f"{array}_0", 1: f"{array}_1"}, out[-6000:]
+    where = sweep_dir.resolve()
+    status_cmd = f"python -m int2int.status {where}"
+    collect_cmd = f"python -m analysis.collect {where} -o {where / 'results.parquet'}"
+    assert f"submitted Slurm job array {array} (2 jobs)" in out, out[-6000:]
+    assert status_cmd in out and collect_cmd in out, out[-6000:]
+    planned = json.loads((sweep_dir / "sweep.json").read_text())["jobs"]
+    assert [[o for o in j["overrides"] if o.startswith("seed=")] for j in planned] == [["seed=0"], ["seed=1"]]
+    assert not (sweep_dir / "results.parquet").exists(), "a detached sweep has no results to collect yet"
+
+    # the jobs run to their end without launch.py
+    jobs = {f"{array}_0", f"{array}_1"}
+    deadline = time.monotonic() + SWEEP_TIMEOUT
+    while True:
+        ends = sacct_ends(array)
+        if set(ends) == jobs and all(end.isdigit() for _, end in ends.values()):
+            break
+        assert time.monotonic() < deadline, f"the jobs did not end within {SWEEP_TIMEOUT}s: {ends}"
+        time.sleep(1)
+    assert {job: state for job, (state, _) in ends.items()} == {job: "COMPLETED" for job in jobs}
+    # launch.py had returned before either job ended (End is whole seconds, rounded down: strictly before it)
+    assert all(returned_at < int(end) for _, end in ends.values()), (returned_at, ends)
+
+    # the commands it printed now collect the table and show both jobs finished
+    collect = subprocess.run([sys.executable, "-m", "analysis.collect", str(where), "-o",
+                              str(where / "results.parquet")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=300)
+    assert collect.returncode == 0, collect.stderr[-6000:]
+    df = runs(sweep_dir)
+    assert list(df["status"]) == ["finished", "finished"]
+    assert sorted(df["seed"]) == [0, 1]
+    status = subprocess.run([sys.executable, "-m", "int2int.status", str(where)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr[-6000:]
+    for num in (0, 1):
+        assert re.search(rf"^\s*{num}\s.*\bfinished\b", status.stdout, re.M), status.stdout

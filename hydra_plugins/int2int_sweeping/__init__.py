@@ -29,6 +29,7 @@ array is submitted.
 import hashlib
 import itertools
 import logging
+import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, SlurmQue
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
 from omegaconf import DictConfig, OmegaConf
 
-from int2int.config import is_resumable
-from int2int.run_files import now, read_metrics, read_status, write_json, write_status
+# int2int itself (and torch with it) is imported only when a sweep runs: Hydra imports this module in every app.
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,8 @@ class Int2intSweeper(Sweeper):
         for job in jobs:
             for o in job:
                 values.setdefault(key_of(o), set()).add(o)
+        from int2int.config import is_resumable
+
         constant = {k for k, v in values.items() if len(v) == 1 and (is_resumable(k) or k == "hardware")}
         varying = {k for k, v in values.items() if len(v) > 1}
         names = [run_key(job, constant, varying) for job in jobs]
@@ -176,6 +178,8 @@ class Int2intSweeper(Sweeper):
             return []
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        from int2int.run_files import now, write_json
+
         write_json(sweep_dir / "sweep.json", {
             "created": now(), "launcher": type(self.launcher).__name__,
             "jobs": [{"num": i, "overrides": filter_overrides(job), "run_dir": str(run_dir_of(sweep_dir, job, i))}
@@ -238,6 +242,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
         run_dir = current_run_dir()
         if run_dir is not None:
+            from int2int.run_files import read_metrics, write_status
+
             done = read_metrics(run_dir)
             write_status(run_dir, "preempted", done[-1]["epoch"] if done else 0)
             log.warning("preempted: %s will resume from its last checkpoint", run_dir)
@@ -256,6 +262,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
         executor.update_parameters(**{k if k in shared else f"{kind}_{k}": v for k, v in params.items()})
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:  # +hydra.sweep.mode=770, as upstream's launch honours it
+            os.chmod(sweep_dir, int(str(self.config.hydra.sweep.mode), 8))
         nums = list(range(initial_job_idx, initial_job_idx + len(job_overrides)))
         state = Singleton.get_state()
         jobs = executor.map_array(self, [list(o) for o in job_overrides], ["hydra.sweep.dir"] * len(nums), nums,
@@ -267,8 +275,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
             self.detached = True
             array = jobs[0].job_id.split("_")[0] if jobs else "?"
             log.info("submitted Slurm job array %s (%d jobs) and detached. Watch it: python -m int2int.status %s "
-                     "--watch; collect its table when it ends: python -m analysis.collect %s", array, len(jobs),
-                     sweep_dir, sweep_dir)
+                     "--watch; collect its table when it ends: python -m analysis.collect %s -o %s", array,
+                     len(jobs), sweep_dir, sweep_dir, sweep_dir / "results.parquet")
             return [JobReturn(overrides=list(o), status=JobStatus.COMPLETED) for o in job_overrides]
         return [self._wait(job, num, overrides, sweep_dir) for num, job, overrides in zip(nums, jobs, job_overrides)]
 
@@ -280,6 +288,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
             lost = RuntimeError(f"Slurm job {job.job_id} ended without a result (state {job.state})")
             lost.__cause__ = err
             run_dir = run_dir_of(sweep_dir, overrides, num)
+            from int2int.run_files import read_metrics, read_status, write_status
+
             status = read_status(run_dir)
             if (run_dir / "run.json").exists() and (status is None or status["status"] != "finished"):
                 done = read_metrics(run_dir)
@@ -302,6 +312,8 @@ def record_slurm_ids(sweep_dir: Path, nums: list[int], jobs: list[Any]) -> None:
             known = {}
     known.update({str(n): str(j.job_id) for n, j in zip(nums, jobs)})
     array = str(jobs[0].job_id).split("_")[0] if jobs else None
+    from int2int.run_files import now, write_json
+
     write_json(path, {"array_job_id": array, "jobs": known, "updated": now()})
 
 

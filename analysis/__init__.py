@@ -1,8 +1,10 @@
 """Results of int2int sweeps as tidy pandas tables: collect, tabulate, plot.
 
-This package reads run directories only (``run.json``, ``status.json``, ``metrics.jsonl``); it never
-imports torch or :mod:`int2int`, so it stays quick to import. Plotting lives in
-:mod:`analysis.plot` (imports matplotlib/seaborn on demand), tables in :mod:`analysis.table`.
+This package reads run directories only (``run.json``, ``status.json``, ``metrics.jsonl``,
+``classes.csv``, ``predictions/``); it never imports torch or :mod:`int2int`, so it stays quick to
+import. Collection lives in :mod:`analysis.collect`, plots in :mod:`analysis.plot`, tables in
+:mod:`analysis.table` (statistics over seeds in :mod:`analysis.stats`), per-example predictions in
+:mod:`analysis.predictions`.
 
     >>> from analysis import load_results
     >>> runs, classes = load_results("sweeps/gcd_bases/results.parquet")

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .collect import EVAL_COLUMNS, FIXED_DTYPES, ID_COLUMNS, RUN_EXTRA_COLUMNS
+from .schema import EVAL_COLUMNS, FIXED_DTYPES, ID_COLUMNS, RUN_EXTRA_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -198,5 +198,6 @@ def short_key(key: str) -> str:
 __all__ = [
     "config_columns", "metric_columns", "is_run_specific", "lower_is_better", "is_fraction_metric",
     "runs_only", "override_keys", "varying_keys", "last_rows", "best_rows", "per_run_values", "filter_runs",
-    "sorted_values", "sort_key", "format_value", "describe_keys", "short_key", "ID_COLUMNS", "RUN_EXTRA_COLUMNS", "EVAL_COLUMNS",
+    "sorted_values", "sort_key", "format_value", "describe_keys", "short_key",
+    "ID_COLUMNS", "RUN_EXTRA_COLUMNS", "EVAL_COLUMNS",
 ]

@@ -42,6 +42,7 @@ from .frames import (
     sorted_values,
     varying_keys,
 )
+from .stats import mean_band
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ def _pick(value: str | None, candidates: Sequence[str], exclude: Sequence[str | 
     return None
 
 
-def _pick_row(value: str | None, runs: pd.DataFrame, candidates: Sequence[str], exclude: Sequence[str | None]) -> str | None:
+def _pick_row(value: str | None, runs: pd.DataFrame, candidates: Sequence[str],
+              exclude: Sequence[str | None]) -> str | None:
     if value != AUTO:
         return value or None
     key = _pick(AUTO, candidates, exclude)
@@ -168,13 +170,21 @@ def _facets(df: pd.DataFrame, row: str | None) -> list[tuple[str | None, pd.Data
 
 @_styled
 def plot_curves(runs: pd.DataFrame, y: str = "valid_acc", x: str = "examples", hue: str | None = AUTO,
-                row: str | None = AUTO, title: str | None = None) -> Figure:
+                row: str | None = AUTO, title: str | None = None, over: str | Sequence[str] | None = None,
+                band: str = "ci") -> Figure:
     """``y`` (a metric) against ``x`` (``examples``, ``epoch``, ``steps``, ``wall_time``), one line per run,
-    coloured by the value of ``hue``; one panel per value of ``row``."""
-    keys = varying_keys(runs)
+    coloured by the value of ``hue``; one panel per value of ``row``.
+
+    With ``over`` (e.g. ``"seed"``): one line per group of runs that differ only in the ``over``
+    key(s), the mean of the group's runs at each value of ``x``, with a band: the 95% t interval of
+    that mean (``band="ci"``; none where a single run has a value) or the range of the runs
+    (``band="minmax"``).
+    """
+    over = [over] if isinstance(over, str) else list(over or [])
+    keys = [k for k in varying_keys(runs) if k not in over]
     hue = _pick(hue, keys)
     row = _pick_row(row, runs, keys, exclude=[hue])
-    _require(runs, x, y, hue, row)
+    _require(runs, x, y, hue, row, *over)
     df = runs[runs[x].notna() & runs[y].notna()]
     if df.empty:
         raise ValueError(f"no evaluation has both {x!r} and {y!r}")
@@ -184,10 +194,13 @@ def plot_curves(runs: pd.DataFrame, y: str = "valid_acc", x: str = "examples", h
     facets = _facets(df, row)
     fig, axes = _figure(len(facets), width=8.5 if hue else 7, height_per_row=3.6)
     for ax, (facet_title, sub) in zip(axes, facets):
-        for _, run in sub.groupby("run_dir", sort=False):
-            key = format_value(run[hue].iloc[0]) if hue else "none"
-            ax.plot(run[x].astype("float64").to_numpy(), run[y].astype("float64").to_numpy(), color=color_of[key],
-                    lw=1.5, alpha=0.85, marker="o" if len(run) <= 25 else None, ms=3)
+        if over:
+            _mean_curves(ax, sub, list(dict.fromkeys([k for k in (hue, row) if k] + keys)), x, y, hue, color_of, band)
+        else:
+            for _, run in sub.groupby("run_dir", sort=False):
+                key = format_value(run[hue].iloc[0]) if hue else "none"
+                ax.plot(run[x].astype("float64").to_numpy(), run[y].astype("float64").to_numpy(),
+                        color=color_of[key], lw=1.5, alpha=0.85, marker="o" if len(run) <= 25 else None, ms=3)
         ax.set_ylabel(y)
         if facet_title:
             ax.set_title(facet_title, loc="left")
@@ -198,8 +211,21 @@ def plot_curves(runs: pd.DataFrame, y: str = "valid_acc", x: str = "examples", h
     if hue:
         counts = runs_only(df)[hue].map(format_value).value_counts().to_dict()
         _legend(fig, _hue_handles(hue_values, colors, {v: counts.get(format_value(v), 0) for v in hue_values}), hue)
-    fig.suptitle(title or f"{y} vs {x}" + (f" by {hue}" if hue else ""), fontweight="bold")
+    spread = f", mean over {'/'.join(over)} ({'95% CI' if band == 'ci' else 'min-max'})" if over else ""
+    fig.suptitle(title or f"{y} vs {x}" + (f" by {hue}" if hue else "") + spread, fontweight="bold")
     return fig
+
+
+def _mean_curves(ax: Any, df: pd.DataFrame, keys: list[str], x: str, y: str, hue: str | None,
+                 color_of: dict[str, Any], kind: str) -> None:
+    """One line per group of ``keys``: the mean of ``y`` over the group's runs at each ``x``, with its band."""
+    stats = mean_band(df, keys, x, y, kind)
+    groups = stats.groupby(keys, dropna=False, sort=False) if keys else [((), stats)]
+    for _, g in groups:
+        color = color_of[format_value(g[hue].iloc[0]) if hue else "none"]
+        xs = g[x].astype("float64").to_numpy()
+        ax.plot(xs, g["mean"].to_numpy(), color=color, lw=1.8, marker="o" if len(g) <= 25 else None, ms=3)
+        ax.fill_between(xs, g["low"].to_numpy(), g["high"].to_numpy(), color=color, alpha=0.2, linewidth=0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -424,6 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hue", help="config key: one colour per value (default: the first varying key; 'none': off)")
     parser.add_argument("--row", help="config key: one panel per value (curves/classes default: the second varying "
                                       "key if it has few values; 'none': off)")
+    parser.add_argument("--over", nargs="+", metavar="KEY",
+                        help="curves: one line per group of runs differing only in these key(s) (e.g. seed), "
+                             "the mean of the runs with a band")
+    parser.add_argument("--band", choices=("ci", "minmax"), default="ci",
+                        help="curves with --over: 95%% confidence interval of the mean (default) "
+                             "or min-max of the runs")
     parser.add_argument("--agg", choices=("final", "best"), default="final",
                         help="heatmap: each run's last evaluation or its best (default final)")
     parser.add_argument("--eval-set", help="classes: the eval set (default: from the metric, else valid)")
@@ -446,7 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("no runs left to plot")
         if args.kind == "curves":
             fig = plot_curves(runs, y=args.metric or args.y or "valid_acc", x=args.x or "examples",
-                              hue=_key_arg(args.hue), row=_key_arg(args.row), title=args.title)
+                              hue=_key_arg(args.hue), row=_key_arg(args.row), title=args.title,
+                              over=[k for item in args.over or [] for k in item.split(",") if k], band=args.band)
         elif args.kind == "heatmap":
             fig = plot_heatmap(runs, x=_key_arg(args.x), y=_key_arg(args.y), metric=args.metric or "valid_acc",
                                agg=args.agg, row=_key_arg(args.row) if args.row else None, title=args.title)

@@ -4,7 +4,7 @@
 the model from the config stored in the checkpoint (so they are exactly the trained ones), evaluates on the trained
 run's evaluation sets and settings except for the ``eval.*`` keys, ``data.eval_paths`` and ``hardware.*`` given on
 the command line, and writes
-``run.json``, one ``metrics.jsonl`` line, ``classes.jsonl`` and, with ``eval.save_predictions``, the predictions
+``run.json``, one ``metrics.jsonl`` line, ``classes.csv`` and, with ``eval.save_predictions``, the predictions
 into this job's run directory. The evaluated run directory is only read.
 """
 

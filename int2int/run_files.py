@@ -3,8 +3,9 @@
 - ``run.json``: the resolved config, group choices and overrides (rewritten at each launch).
 - ``status.json``: running / finished / failed / preempted, with the error's traceback.
 - ``metrics.jsonl``: one JSON object per evaluation, appended and fsynced: the commit point of an evaluation.
-- ``classes.jsonl``: one JSON object per evaluation, eval set and class (``epoch``, ``examples``, ``set``,
-  ``class``, ``count``, ``correct``), written just before the evaluation's metrics line.
+- ``classes.csv``: one row per evaluation, eval set and class (``epoch,examples,set,class,count,correct``),
+  written just before the evaluation's metrics line. CSV with ``\r\n`` line ends (the csv module's default, so
+  that a class key holding a line end is quoted and read back whole by Arrow).
 - ``progress.json``: where training stands (epoch, steps, examples, recent examples/s), every log line.
 - ``checkpoint.pt``: see :mod:`int2int.checkpoint`.
 JSON files are replaced atomically (temporary file in the same directory, then ``os.replace``).
@@ -12,6 +13,8 @@ JSON files are replaced atomically (temporary file in the same directory, then `
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -23,7 +26,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RUN_FILE, STATUS_FILE, METRICS_FILE, CHECKPOINT_FILE = "run.json", "status.json", "metrics.jsonl", "checkpoint.pt"
-CLASSES_FILE, PROGRESS_FILE = "classes.jsonl", "progress.json"
+CLASSES_FILE, PROGRESS_FILE = "classes.csv", "progress.json"
+CLASSES_HEADER = ("epoch", "examples", "set", "class", "count", "correct")
 
 
 def now() -> str:
@@ -65,13 +69,17 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
-    """Append JSON lines and make them durable before returning."""
-    text = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records)
-    with open(path, "a") as f:
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` in one write and make it durable before returning."""
+    with open(path, "a", newline="") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+
+
+def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append JSON lines and make them durable before returning."""
+    append_text(path, "".join(json.dumps(r, allow_nan=True) + "\n" for r in records))
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
@@ -80,10 +88,18 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def append_classes(run_dir: Path, epoch: int, examples: int, classes: dict[str, dict[str, list[int]]]) -> None:
-    """Append the per-class counts of one evaluation to ``classes.jsonl``, one row per eval set and class."""
-    append_lines(Path(run_dir) / CLASSES_FILE, [
-        {"epoch": epoch, "examples": examples, "set": name, "class": key, "count": count, "correct": right}
-        for name, per_class in classes.items() for key, (count, right) in per_class.items()])
+    """Append the per-class counts of one evaluation to ``classes.csv`` (a new file starts with its header)."""
+    path = Path(run_dir) / CLASSES_FILE
+    rows = [(epoch, examples, name, key, count, right)
+            for name, per_class in classes.items() for key, (count, right) in per_class.items()]
+    append_text(path, csv_text(rows if path.exists() and path.stat().st_size else [CLASSES_HEADER, *rows]))
+
+
+def csv_text(rows: list[tuple]) -> str:
+    """Rows as CSV text; the csv module quotes a field holding a comma, a quote or a line end."""
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -130,17 +146,15 @@ def reconcile_metrics(run_dir: Path, epoch: int, last_record: dict[str, Any] | N
 
 
 def reconcile_classes(run_dir: Path, epoch: int) -> None:
-    """Drop the ``classes.jsonl`` rows of evaluations after ``epoch`` (and a partly written last line)."""
+    """Drop the ``classes.csv`` rows of evaluations after ``epoch`` (and a partly written last line)."""
     path = Path(run_dir) / CLASSES_FILE
     if not path.exists():
         return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = []
-    for line in lines:
-        try:
-            if json.loads(line)["epoch"] <= epoch and line.endswith("\n"):
-                kept.append(line)
-        except (ValueError, KeyError):
-            continue
-    if len(kept) != len(lines):
-        atomic_write(path, lambda f: f.write("".join(kept)))
+    with open(path, newline="") as f:
+        text = f.read()
+    complete = text[: text.rfind("\n") + 1]  # a killed writer leaves a last line without its line end
+    rows = list(csv.reader(io.StringIO(complete, newline="")))[1:]
+    kept = [r for r in rows if len(r) == len(CLASSES_HEADER) and r[0].isdigit() and int(r[0]) <= epoch]
+    new = csv_text([CLASSES_HEADER, *kept])
+    if new != text:
+        atomic_write(path, lambda f: f.write(new.encode()), mode="wb")

@@ -29,13 +29,14 @@ def strip_timing(records: list[dict]) -> list[dict]:
 
 
 def read_classes(run_dir) -> dict:
-    """``classes.jsonl`` as ``{epoch: {set: {class: [count, right]}}}``."""
-    import json
+    """``classes.csv`` as ``{epoch: {set: {class: [count, right]}}}`` (read with the csv module, not the code under test)."""
+    import csv
 
     out: dict = {}
-    for line in (Path(run_dir) / "classes.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        out.setdefault(r["epoch"], {}).setdefault(r["set"], {})[r["class"]] = [r["count"], r["correct"]]
+    with open(Path(run_dir) / "classes.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            out.setdefault(int(r["epoch"]), {}).setdefault(r["set"], {})[r["class"]] = [int(r["count"]),
+                                                                                       int(r["correct"])]
     return out
 
 

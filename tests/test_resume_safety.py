@@ -21,7 +21,7 @@ from int2int.run_files import read_metrics
 from int2int.tasks import build_task
 from int2int.train import train
 
-RUN_FILES = ("run.json", "status.json", "metrics.jsonl", "classes.jsonl", "checkpoint.pt", "progress.json")
+RUN_FILES = ("run.json", "status.json", "metrics.jsonl", "classes.csv", "checkpoint.pt", "progress.json")
 
 
 def launch(tmp_path: Path, env, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -82,7 +82,7 @@ def test_extending_a_sweeps_value_lists_finds_every_earlier_run(tmp_path, env):
         assert {k: v for k, v in after.items() if k not in ("run.json", "status.json")} == \
                {k: v for k, v in before[seed].items() if k not in ("run.json", "status.json")}
     jobs = json.loads((sweep_dir / "sweep.json").read_text())["jobs"]
-    assert [j["overrides"][-1] for j in jobs] == ["seed=0", "seed=2", "seed=1"]
+    assert [[o for o in j["overrides"] if o.startswith("seed=")] for j in jobs] == [["seed=0"], ["seed=2"], ["seed=1"]]
     assert Path(jobs[2]["run_dir"]) == runs[1]  # job #2 now, job #1 before: the same run directory
     assert len([p for p in sweep_dir.iterdir() if (p / "run.json").exists()]) == 3
 

@@ -89,11 +89,12 @@ class MatrixTask(Task):
         self.output = NumberArray(self.output_enc, 2, complex_pairs=self.complex_output)
         self.build_vocab(self.input, self.output)
         self.varying = c.min_dim > 0
+        self.class_key = "size" if self.varying else "condition"  # rows x cols, or the decade of cond(A)
         if self.max_input_len + 1 > cfg.data.max_len or self.max_output_len + 2 > cfg.data.max_len:
             raise ConfigError(f"task.dim={c.dim}, task.rows={c.rows}, task.cols={c.cols}: {c.name} writes inputs of "
                               f"up to {self.max_input_len} tokens and outputs of {self.max_output_len} in "
                               f"encoding={cfg.encoding.name}: no example fits data.max_len={cfg.data.max_len} (raise "
-                              "it, or use a shorter encoding: b1999 or fp15)")
+                              "it and architecture.max_positions, or use a shorter encoding: b1999 or fp15)")
 
     complex_output: ClassVar[bool] = False
 

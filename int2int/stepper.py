@@ -16,10 +16,11 @@ from torch import nn
 from .config import Config, ConfigError, Precision
 from .data.tensors import TensorBatch
 from .distributed import Dist
+from .optim import Optimizer
 
 
 class Stepper:
-    def __init__(self, cfg: Config, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+    def __init__(self, cfg: Config, model: nn.Module, optimizer: Optimizer, device: torch.device,
                  dist: Dist):
         self.cfg, self.model, self.optimizer, self.device, self.dist = cfg, model, optimizer, device, dist
         net: nn.Module = model

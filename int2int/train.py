@@ -17,10 +17,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .checkpoint import encode_json, load_checkpoint, save_checkpoint
@@ -33,10 +32,14 @@ from .data.tensors import to_tensors
 from .distributed import Dist, setup_distributed
 from .evaluate import evaluate
 from .models import build_model
+from .optim import Optimizer
 from .run_files import (PROGRESS_FILE, append_classes, append_metrics, atomic_write, now, reconcile_metrics,
                         write_json)
 from .stepper import Stepper
 from .tasks import Task, build_task
+
+if TYPE_CHECKING:  # pandas is imported by evaluations that save predictions only (start-up time)
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class Run:
     device: torch.device
     task: Task
     model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: Optimizer
     stepper: Stepper
     gen: np.random.Generator  # the training stream (batches, pool draws)
     source: Source

@@ -138,3 +138,82 @@ def test_compiled_training_matches_eager(tmp_path):
     compiled = train(make_config(*TINY, "schedule.max_epoch=1", "hardware.compile=true"), tmp_path / "compiled")
     assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-3)
     assert compiled["valid_xe_loss"] == pytest.approx(eager["valid_xe_loss"], rel=1e-3)
+
+
+# torch.optim classes the functional optimisers must follow, step for step (an independent computation)
+TORCH_TWINS = [
+    ("optimizer=adam", lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.9, 0.98), eps=1e-7, weight_decay=0.1)),
+    ("optimizer=adamw", lambda ps: torch.optim.AdamW(ps, lr=0.01, betas=(0.9, 0.98), eps=1e-7, weight_decay=0.1)),
+    ("optimizer=sgd", lambda ps: torch.optim.SGD(ps, lr=0.01, momentum=0.9, nesterov=True, weight_decay=0.1)),
+]
+TWIN_SETTINGS = {"optimizer=adam": ["optimizer.beta2=0.98", "optimizer.eps=1e-7"],
+                 "optimizer=adamw": ["optimizer.beta2=0.98", "optimizer.eps=1e-7"],
+                 "optimizer=sgd": ["optimizer.nesterov=true"]}
+
+
+def _twin_models():
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    theirs.load_state_dict(ours.state_dict())
+    return ours, theirs
+
+
+def _train_steps(model, opt, steps: int, seed: int, lrs=None) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    for i in range(steps):
+        x, y = torch.randn(16, 5, generator=gen), torch.randn(16, 3, generator=gen)
+        if lrs:
+            opt.param_groups[0]["lr"] = lrs[i]
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("choice,twin", TORCH_TWINS, ids=[c for c, _ in TORCH_TWINS])
+def test_adam_adamw_sgd_follow_the_torch_classes_and_share_their_state_dicts(choice, twin):
+    cfg = make_config(choice, "optimizer.lr=0.01", "optimizer.weight_decay=0.1", *TWIN_SETTINGS[choice])
+    ours, theirs = _twin_models()
+    opt, ref = build_optimizer(cfg, ours), twin(list(theirs.parameters()))
+    assert not isinstance(opt, torch.optim.Optimizer)  # built without torch.optim's class (start-up time)
+    lrs = [0.01 * (1 - i / 40) for i in range(20)]  # the schedule sets the lr before each step
+    _train_steps(ours, opt, 20, seed=1, lrs=lrs)
+    _train_steps(theirs, ref, 20, seed=1, lrs=lrs)
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert a.abs().sum() > 0 and not torch.equal(a, _twin_models()[0][2].bias)  # they moved
+    # ours resumes from torch's state dict, torch's from ours: still the same parameters after more steps
+    ours_2, theirs_2 = _twin_models()
+    ours_2.load_state_dict(theirs.state_dict())
+    theirs_2.load_state_dict(ours.state_dict())
+    opt_2, ref_2 = build_optimizer(cfg, ours_2), twin(list(theirs_2.parameters()))
+    opt_2.load_state_dict(ref.state_dict())
+    ref_2.load_state_dict(opt.state_dict())
+    _train_steps(ours_2, opt_2, 5, seed=2)
+    _train_steps(theirs_2, ref_2, 5, seed=2)
+    _train_steps(theirs, ref, 5, seed=2)
+    for a, b, c in zip(ours_2.parameters(), theirs_2.parameters(), theirs.parameters()):
+        torch.testing.assert_close(a, c, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(b, c, rtol=1e-5, atol=1e-6)
+
+
+def test_a_saved_optimizer_state_of_another_model_is_refused():
+    opt = build_optimizer(make_config("optimizer=adam"), torch.nn.Linear(2, 2))
+    other = torch.optim.Adam(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)).parameters())
+    with pytest.raises(ValueError, match=r"\[4\] parameters in its groups, this model 2"):
+        opt.load_state_dict(other.state_dict())
+
+
+def test_building_the_optimizers_does_not_import_torch_dynamo():
+    """The start-up path (a launch's first step) stays clear of torch._dynamo's import (docs/performance.md)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from conftest import make_config\n"
+            "for o in ('adam', 'adamw', 'sgd'):\n"
+            "    m = torch.nn.Linear(2, 2); opt = make_config(f'optimizer={o}').optimizer.build(list(m.parameters()))\n"
+            "    m(torch.ones(1, 2)).sum().backward(); opt.step()\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(__import__("pathlib").Path(__file__).parent))
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

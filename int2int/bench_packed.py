@@ -49,10 +49,10 @@ def time_packed(runs, steps: int) -> float:
     from .train import next_batch
 
     stack = Stack(runs)
-    lr = torch.full((len(runs),), 1e-4, device=stack.device)
+    lrs = [1e-4] * len(runs)
     t = time.perf_counter()
     for _ in range(steps):
-        losses = stack.step([next_batch(r, r.cfg.schedule.batch_size) for r in runs], lr, runs[0].stepper.autocast)
+        losses = stack.step([next_batch(r, r.cfg.schedule.batch_size) for r in runs], lrs, runs[0].stepper.autocast)
     float(losses.sum())
     return (time.perf_counter() - t) / steps
 

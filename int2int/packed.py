@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.optim import adam as torch_adam
+from torch.optim import sgd as torch_sgd
 
 from .config import Config, Precision, to_dict
 from .data.tensors import to_tensors
@@ -63,39 +65,41 @@ def pack_key(cfg: Config) -> str | None:
     return json.dumps(same, sort_keys=True)
 
 
-class StackedOptimizer:
-    """Adam, AdamW or SGD over parameters stacked along a first axis of G runs, each run with its own settings: for
-    each run's slice, the update of the ``torch.optim`` class that run would use alone."""
+class FlatParams:
+    """G runs' parameters as one (G, P) leaf tensor: every name a view of its columns, so that the optimiser updates
+    all of a run's parameters with a few whole-tensor operations (not a dozen small ones per parameter)."""
 
-    def __init__(self, runs: list[Run], params: dict[str, torch.Tensor]):
-        self.params, self.names = params, list(params)
-        cfgs = [r.cfg.optimizer for r in runs]
-        kinds = {c.name for c in cfgs}
+    def __init__(self, params: dict[str, torch.Tensor]):
+        self.shapes = {n: tuple(p.shape[1:]) for n, p in params.items()}
+        self.sizes = [p[0].numel() for p in params.values()]
+        g = next(iter(params.values())).shape[0]
+        self.flat = torch.cat([p.detach().reshape(g, -1) for p in params.values()], dim=1).requires_grad_(True)
+
+    def views(self, flat: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``flat`` (the parameters by default, or a state tensor of the same shape) as named (G, ...) views."""
+        flat = self.flat if flat is None else flat
+        return {n: c.view(-1, *shape) for (n, shape), c in zip(self.shapes.items(), flat.split(self.sizes, dim=1))}
+
+
+class StackedOptimizer:
+    """Adam, AdamW or SGD over the (G, P) parameters of G runs: each run's row is updated by torch's functional
+    optimiser (the kernel :mod:`int2int.functional_optim` calls for a run alone) with that run's own settings, after
+    gradient clipping of every row at once."""
+
+    def __init__(self, runs: list[Run], params: FlatParams):
+        self.params, self.names = params, list(params.shapes)
+        self.cfgs = [r.cfg.optimizer for r in runs]
+        kinds = {c.name for c in self.cfgs}
         if len(kinds) > 1 and kinds != {"adam", "adamw"} and "sgd" in kinds:
             raise ValueError(f"packed runs mix optimizers {sorted(kinds)}: group them apart")
         self.kind = "sgd" if "sgd" in kinds else "adam"
-        dev = next(iter(params.values())).device
-
-        def column(values: list[float]) -> torch.Tensor:
-            return torch.tensor(values, dtype=torch.float32, device=dev)
-
-        self.decoupled = column([float(c.name == "adamw") for c in cfgs])
-        self.wd = column([c.weight_decay for c in cfgs])
-        self.clip = column([c.clip_grad_norm for c in cfgs])
+        flat = params.flat.detach()
+        self.clip = torch.tensor([c.clip_grad_norm for c in self.cfgs], dtype=torch.float32, device=flat.device)
         if self.kind == "adam":
-            self.beta1, self.beta2 = column([c.beta1 for c in cfgs]), column([c.beta2 for c in cfgs])
-            self.eps = column([c.eps for c in cfgs])
-            self.step_count = column([0.0] * len(cfgs))
-            self.exp_avg = {n: torch.zeros_like(p) for n, p in params.items()}
-            self.exp_avg_sq = {n: torch.zeros_like(p) for n, p in params.items()}
+            self.step_count = torch.zeros(len(runs), dtype=torch.float32, device=flat.device)
+            self.exp_avg, self.exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
         else:
-            self.momentum = column([c.momentum for c in cfgs])
-            self.nesterov = column([float(c.nesterov) for c in cfgs])
-            self.buffer: dict[str, torch.Tensor | None] = {n: None for n in params}
-
-    @staticmethod
-    def per_run(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return values.view((-1,) + (1,) * (like.dim() - 1))
+            self.buffer: list[torch.Tensor | None] = [None] * len(runs)
 
     # -- the torch.optim state of each run, in and out ------------------------------------------------
     def load(self, runs: list[Run]) -> None:
@@ -108,62 +112,51 @@ class StackedOptimizer:
                     continue
                 if self.kind == "adam":
                     self.step_count[g] = float(s["step"])
-                    self.exp_avg[name][g] = s["exp_avg"]
-                    self.exp_avg_sq[name][g] = s["exp_avg_sq"]
+                    self.params.views(self.exp_avg)[name][g] = s["exp_avg"]
+                    self.params.views(self.exp_avg_sq)[name][g] = s["exp_avg_sq"]
                 elif s.get("momentum_buffer") is not None:
-                    if self.buffer[name] is None:
-                        self.buffer[name] = torch.zeros_like(self.params[name])
-                    self.buffer[name][g] = s["momentum_buffer"]
+                    if self.buffer[g] is None:
+                        self.buffer[g] = torch.zeros_like(self.params.flat[g].detach())
+                    self.params.views(self.buffer[g][None])[name][0] = s["momentum_buffer"]
 
     def store(self, runs: list[Run]) -> None:
-        """Write each run's slice of the state into its own optimiser (for its checkpoint)."""
+        """Write each run's row of the state into its own optimiser (for its checkpoint)."""
         for g, run in enumerate(runs):
-            sd = run.optimizer.state_dict()
+            if self.kind == "adam":
+                rows = {"exp_avg": self.exp_avg[g:g + 1], "exp_avg_sq": self.exp_avg_sq[g:g + 1]}
+                fresh = not self.step_count[g] > 0
+            else:
+                rows = {"momentum_buffer": None if self.buffer[g] is None else self.buffer[g][None]}
+                fresh = self.buffer[g] is None
             state: dict[int, dict[str, Any]] = {}
-            for i, name in enumerate(self.names):
-                if self.kind == "adam":
-                    if self.step_count[g] > 0:
-                        state[i] = {"step": self.step_count[g].clone(), "exp_avg": self.exp_avg[name][g].clone(),
-                                    "exp_avg_sq": self.exp_avg_sq[name][g].clone()}
-                elif self.buffer[name] is not None:
-                    state[i] = {"momentum_buffer": self.buffer[name][g].clone()}
-            run.optimizer.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+            if not fresh:
+                views = {key: self.params.views(row) for key, row in rows.items()}
+                for i, name in enumerate(self.names):
+                    state[i] = {key: v[name][0].clone() for key, v in views.items()}
+                    if self.kind == "adam":
+                        state[i]["step"] = self.step_count[g].clone()
+            run.optimizer.load_state_dict({"state": state, "param_groups": run.optimizer.state_dict()["param_groups"]})
 
     # -- one step ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def step(self, lr: torch.Tensor) -> None:
-        grads = {n: p.grad for n, p in self.params.items()}
-        norms = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads.values()))
+    def step(self, lrs: list[float]) -> None:
+        p = self.params.flat
+        grad = p.grad
+        norms = torch.linalg.vector_norm(grad, dim=1)
         coef = torch.where(self.clip > 0, (self.clip / (norms + 1e-6)).clamp(max=1.0), torch.ones_like(norms))
-        if self.kind == "adam":
-            self.step_count += 1
-            bias1 = 1 - self.beta1**self.step_count
-            bias2 = 1 - self.beta2**self.step_count
-        for name, p in self.params.items():
-            g = grads[name] * self.per_run(coef, p)
-            wd = self.per_run(self.wd, p)
+        grad.mul_(coef[:, None])  # clip_grad_norm_ of each run
+        for g, (c, lr) in enumerate(zip(self.cfgs, lrs)):
             if self.kind == "adam":
-                dec = self.per_run(self.decoupled, p)
-                p.mul_(1 - self.per_run(lr, p) * wd * dec)  # AdamW: decoupled decay
-                g = g + wd * (1 - dec) * p  # Adam: L2 in the gradient
-                b1, b2 = self.per_run(self.beta1, p), self.per_run(self.beta2, p)
-                m, v = self.exp_avg[name], self.exp_avg_sq[name]
-                m.mul_(b1).add_((1 - b1) * g)
-                v.mul_(b2).add_((1 - b2) * g * g)
-                denom = (v.sqrt() / self.per_run(bias2.sqrt(), p)).add_(self.per_run(self.eps, p))
-                p.sub_(self.per_run(lr / bias1, p) * m / denom)
+                torch_adam.adam([p[g]], [grad[g]], [self.exp_avg[g]], [self.exp_avg_sq[g]], [], [self.step_count[g]],
+                                fused=p.device.type in ("cpu", "cuda"), decoupled_weight_decay=c.name == "adamw",
+                                amsgrad=False, beta1=c.beta1, beta2=c.beta2, lr=lr, weight_decay=c.weight_decay,
+                                eps=c.eps, maximize=False)
             else:
-                g = g + wd * p
-                mom = self.per_run(self.momentum, p)
-                if self.buffer[name] is None:
-                    self.buffer[name] = g.clone()
-                else:
-                    self.buffer[name].mul_(mom).add_(g)
-                buf = self.buffer[name]
-                update = torch.where(self.per_run(self.nesterov, p) > 0, g + mom * buf, buf)
-                update = torch.where(mom > 0, update, g)
-                p.sub_(self.per_run(lr, p) * update)
-            self.params[name].grad = None
+                buffers = [self.buffer[g]]
+                torch_sgd.sgd([p[g]], [grad[g]], buffers, weight_decay=c.weight_decay, momentum=c.momentum, lr=lr,
+                              dampening=0.0, nesterov=c.nesterov, maximize=False, foreach=True)
+                self.buffer[g] = buffers[0] if c.momentum else None
+        p.grad = None
 
 
 class Stack:
@@ -175,7 +168,7 @@ class Stack:
         if any(shape != shapes[0] for shape in shapes):  # the key guarantees it, but for vocabularies of data files
             raise ValueError("packed runs have models of different shapes (vocabularies from different files?)")
         params, buffers = stack_module_state([r.model for r in runs])
-        self.params = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+        self.params = FlatParams(params)
         self.buffers = buffers
         self.base = copy.deepcopy(runs[0].model)
         self.optimizer = StackedOptimizer(runs, self.params)
@@ -200,13 +193,14 @@ class Stack:
         return (stack([t.x for t in tensors], lx), torch.stack([t.x_len for t in tensors]),
                 stack([t.y_in for t in tensors], ly), stack([t.y_out for t in tensors], ly), tokens)
 
-    def step(self, examples: list, lr: torch.Tensor, autocast) -> torch.Tensor:
-        """One training step of every run on its own batch; returns each run's summed token loss (G,)."""
+    def step(self, examples: list, lrs: list[float], autocast) -> torch.Tensor:
+        """One training step of every run on its own batch and learning rate; returns each run's summed token loss
+        (G,)."""
         x, x_len, y_in, y_out, tokens = self.batch(examples)
         with math_attention(), autocast():
-            sums = self.losses(self.params, self.buffers, x, x_len, y_in, y_out)
+            sums = self.losses(self.params.views(), self.buffers, x, x_len, y_in, y_out)
         (sums.float() / tokens).sum().backward()
-        self.optimizer.step(lr)
+        self.optimizer.step(lrs)
         return sums.detach().float()
 
     @torch.no_grad()
@@ -214,7 +208,7 @@ class Stack:
         """Each run's slice into its own model and optimiser (to evaluate and checkpoint it as usual)."""
         for g, run in enumerate(self.runs):
             named = dict(run.model.named_parameters())
-            for name, p in self.params.items():
+            for name, p in self.params.views().items():
                 named[name].copy_(p[g])
         self.optimizer.store(self.runs)
 
@@ -236,8 +230,7 @@ def train_packed(runs: list[Run]) -> list[dict[str, Any]]:
             r.model.train()
         for step in range(1, s.steps_per_epoch + 1):
             examples = [next_batch(r, s.batch_size) for r in live]
-            lr = torch.tensor([el.lr_now() for el in logs], device=stack.device)
-            losses = stack.step(examples, lr, live[0].stepper.autocast)
+            losses = stack.step(examples, [el.lr_now() for el in logs], live[0].stepper.autocast)
             tokens = [int(ex.y_len.sum() + len(ex)) for ex in examples]
             for g, el in enumerate(logs):
                 el.step_done(step, losses[g], tokens[g], len(examples[g]))

@@ -16,15 +16,15 @@ NEG_INF = float("-inf")
 
 
 @torch.no_grad()
-def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int):
+def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, state=None):
     """Outputs (B x T, ``<pad>`` after the end, no ``<eos>``), their lengths, and whether each ended.
 
-    Stops as soon as every sequence has produced ``<eos>``."""
+    Stops as soon as every sequence has produced ``<eos>``. ``state``: ``model.start``'s, when already built."""
     if not model.autoregressive:
         return model.predict(x, x_len, max_len)
     b, dev = x.shape[0], x.device
     steps = model.max_steps(max_len)
-    state = model.start(x, x_len, steps)
+    state = model.start(x, x_len, steps) if state is None else state
     out = torch.full((b, steps), PAD, dtype=torch.long, device=dev)
     lengths = torch.full((b,), steps, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
@@ -43,7 +43,7 @@ def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int):
 
 @torch.no_grad()
 def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_size: int,
-                length_penalty: float = 1.0, early_stopping: bool = True):
+                length_penalty: float = 1.0, early_stopping: bool = True, state=None):
     """The ``beam_size`` best *finished* hypotheses of each input, best first (the original's beam search).
 
     K live beams per input. At each step the 2K best one-token continuations are taken in order of their
@@ -62,7 +62,8 @@ def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_
         return out[:, None], lengths[:, None], ended[:, None], torch.zeros_like(lengths[:, None], dtype=torch.float)
     b, k, dev = x.shape[0], beam_size, x.device
     steps = model.max_steps(max_len)
-    state = model.reorder(model.start(x, x_len, steps), torch.arange(b, device=dev).repeat_interleave(k))
+    state = model.start(x, x_len, steps) if state is None else state
+    state = model.reorder(state, torch.arange(b, device=dev).repeat_interleave(k))
     live_tokens = torch.full((b * k, steps), PAD, dtype=torch.long, device=dev)
     live_scores = torch.full((b, k), NEG_INF, device=dev)
     live_scores[:, 0] = 0.0  # every beam starts as a copy of the first: only one is live

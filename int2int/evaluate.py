@@ -64,13 +64,14 @@ class Judged:
 
 
 @torch.no_grad()
-def teacher_forced(model, b) -> tuple[float, np.ndarray]:
-    """Summed cross-entropy of a batch, and whether each example's argmax prediction is its target exactly."""
-    logits = model.logits(b.x, b.x_len, b.y_in)
+def teacher_forced(model, b, max_output_len: int) -> tuple[float, np.ndarray, Any]:
+    """Summed cross-entropy of a batch, whether each example's argmax prediction is its target exactly, and the
+    model's decoding state of the batch when it comes with the same pass (else None)."""
+    logits, state = model.logits_and_start(b.x, b.x_len, b.y_in, max_output_len)
     loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), b.y_out.flatten(), ignore_index=PAD,
                                              reduction="sum")
     hit = (logits.argmax(dim=-1) == b.y_out) | (b.y_out == PAD)
-    return float(loss), hit.all(dim=1).cpu().numpy()
+    return float(loss), hit.all(dim=1).cpu().numpy(), state
 
 
 @torch.no_grad()
@@ -88,9 +89,9 @@ def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, 
     for start in range(0, len(data), cfg.batch_size):
         ex = data.take(slice(start, start + cfg.batch_size))
         b = to_tensors(ex, device)
-        loss, tf_perfect = teacher_forced(model, b)
+        loss, tf_perfect, state = teacher_forced(model, b, max_output_len)
         loss_sum, n_tokens = loss_sum + loss, n_tokens + b.n_tokens
-        out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len)
+        out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len, state)
         j = Judged(task, ex, out, lengths, ended)
         parts["acc"].append(tf_perfect | j.acc.any(axis=1))
         parts["top1"].append(j.acc[:, 0])
@@ -124,14 +125,16 @@ def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, 
     return SetResult(metrics, per_class(classes, acc), table)
 
 
-def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig,
-           max_output_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig, max_output_len: int,
+           state: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hypotheses (n x K x T), lengths and ended flags (n x K) of a batch. Greedy decoding of an example whose
     teacher-forced prediction is perfect gives its target, token for token: only the others are decoded (as the
-    original does), which makes evaluation cheaper the better the model."""
+    original does), which makes evaluation cheaper the better the model. ``state``: the batch's decoding state
+    from the teacher-forced pass (its encoder output), or None."""
     k = cfg.beam_size
     if k > 1:  # every example: the best hypothesis of each is top1_acc
-        gen = model.generate(b.x, b.x_len, max_output_len, k, cfg.beam_length_penalty, cfg.beam_early_stopping)
+        gen = model.generate(b.x, b.x_len, max_output_len, k, cfg.beam_length_penalty, cfg.beam_early_stopping,
+                             state=state)
         return tuple(t.cpu().numpy() for t in gen[:3])
     n = len(ex)
     out = np.full((n, 1, max(ex.y.shape[1], 1)), PAD, dtype=np.int64)
@@ -141,8 +144,9 @@ def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig,
     todo = np.nonzero(~tf_perfect)[0]
     if todo.size:
         rows = torch.from_numpy(todo).to(b.x.device)
+        sub = None if state is None else model.reorder(state, rows)
         gen_out, gen_len, gen_ended = (t.cpu().numpy() for t in model.generate(b.x[rows], b.x_len[rows],
-                                                                                max_output_len))
+                                                                                max_output_len, state=sub))
         if gen_out.shape[1] > out.shape[2]:
             out = np.pad(out, ((0, 0), (0, 0), (0, gen_out.shape[1] - out.shape[2])), constant_values=PAD)
         out[todo, 0, :] = PAD

@@ -162,7 +162,10 @@ class TableSeq2Seq(TableModel):
                 out[i, j, EOS], out[i, j, A], out[i, j, B] = (math.log(v) if v > 0 else -1e9 for v in p)
         return out.clamp(min=-1e9)
 
-    def generate(self, x, x_len, max_len, beam_size=1, length_penalty=1.0, early_stopping=True):
+    def logits_and_start(self, x, x_len, y_in, max_len):
+        return self.logits(x, x_len, y_in), None
+
+    def generate(self, x, x_len, max_len, beam_size=1, length_penalty=1.0, early_stopping=True, state=None):
         from int2int.decoding import greedy
 
         if beam_size == 1:

@@ -126,6 +126,17 @@ def test_option_family_learns_checkpoints_and_decodes_like_uncached(case):
         b1, l1, e1, _ = beam_search(model, b.x, b.x_len, max_len, 1)
         assert torch.equal(l1[:, 0], lengths) and torch.equal(e1[:, 0], ended)
         assert torch.equal(b1[:, 0, : out.shape[1]], out)
+        # decoding from the teacher-forced pass's state (its encoder output, when it shares it) changes nothing
+        with torch.no_grad():
+            logits, state = model.logits_and_start(b.x, b.x_len, b.y_in, max_len)
+            assert torch.allclose(logits, model.logits(b.x, b.x_len, b.y_in), atol=1e-6)
+            if state is not None:
+                rows = torch.tensor([3, 0, 17, 31])
+                sub = greedy(model, b.x[rows], b.x_len[rows], max_len, model.reorder(state, rows))
+                assert torch.equal(sub[1], lengths[rows]) and torch.equal(sub[2], ended[rows])
+                assert torch.equal(sub[0], out[rows][:, : sub[0].shape[1]])
+                shared = beam_search(model, b.x, b.x_len, max_len, 3, state=state)
+                assert all(torch.equal(u, v) for u, v in zip(shared, (bo, bl, be, scores)))
     else:
         assert bo.shape[1] == 1 and torch.equal(bl[:, 0], lengths)
         tokens = model.logits(b.x, b.x_len, torch.zeros(32, max_len + 1, dtype=torch.long)).argmax(-1)

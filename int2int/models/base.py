@@ -126,20 +126,28 @@ class Seq2SeqModel(nn.Module):
         """The state of the rows ``index`` (beam search selects and repeats rows)."""
         raise NotImplementedError
 
+    def logits_and_start(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor,
+                         max_len: int) -> tuple[torch.Tensor, Any]:
+        """Teacher-forced logits and the decoding state of the same inputs for outputs of up to ``max_len`` tokens
+        (what :meth:`generate` would build), or None: an evaluation computes both, and a model with an encoder
+        shares its pass between them."""
+        return self.logits(x, x_len, y_in), None
+
     def predict(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> tuple[torch.Tensor, ...]:
         """Outputs, lengths and ended flags in one pass (non-autoregressive models)."""
         raise NotImplementedError
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_size: int = 1,
-                 length_penalty: float = 1.0, early_stopping: bool = True) -> tuple[torch.Tensor, ...]:
+                 length_penalty: float = 1.0, early_stopping: bool = True, state: Any = None) -> tuple[torch.Tensor, ...]:
         """Decoded outputs: greedy ``(out B x T, lengths, ended)``, or with ``beam_size`` > 1 the finished
-        hypotheses ``(out B x K x T, lengths B x K, ended B x K, scores B x K)``, best first."""
+        hypotheses ``(out B x K x T, lengths B x K, ended B x K, scores B x K)``, best first. ``state``: the decoding
+        state of these inputs if already built (:meth:`logits_and_start`)."""
         from ..decoding import beam_search, greedy
 
         if beam_size == 1:
-            return greedy(self, x, x_len, max_len)
-        return beam_search(self, x, x_len, max_len, beam_size, length_penalty, early_stopping)
+            return greedy(self, x, x_len, max_len, state)
+        return beam_search(self, x, x_len, max_len, beam_size, length_penalty, early_stopping, state)
 
     # -- size ----------------------------------------------------------------------------------
     def embedding_params(self) -> int:

@@ -59,23 +59,37 @@ class EncoderDecoder(Seq2SeqModel):
                                      mask[:, 0, 0] if self.encoder.act else None)
         return h, mask, ponder
 
+    def memory(self, x: torch.Tensor, x_len: torch.Tensor) -> dict[str, Any]:
+        """The encoder pass: its key mask, its output projected once per decoder layer, its mean ponder cost."""
+        mem, mask, ponder = self.encode(x, x_len)
+        return {"mask": mask, "mem_kv": [layer.cross_attn.memory(mem) for layer in self.decoder.layers],
+                "ponder": ponder, "mem": mem}
+
     def logits(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
-        mem, mask, enc_ponder = self.encode(x, x_len)
-        layers = self.decoder.layers
-        kvs = [layer.cross_attn.memory(mem) for layer in layers]
+        return self.teacher_forced(self.memory(x, x_len), y_in)
+
+    def teacher_forced(self, m: dict[str, Any], y_in: torch.Tensor) -> torch.Tensor:
+        layers, kvs, mask = self.decoder.layers, m["mem_kv"], m["mask"]
         h, dec_ponder = self.decoder.run(self.dec_emb(y_in), lambda i, h, slot: layers[i](h, kvs[i], mask),
                                          y_in != PAD if self.decoder.act else None)
         if self.encoder.act or self.decoder.act:
-            self._aux = self.cfg.act_ponder_coupling * (enc_ponder + dec_ponder)
+            self._aux = self.cfg.act_ponder_coupling * (m["ponder"] + dec_ponder)
         return self.proj(h)
 
     def start(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int) -> dict[str, Any]:
-        """The encoder output projected once per decoder layer, and an empty cache per decoder layer application."""
-        mem, mask, _ = self.encode(x, x_len)
-        heads, dd = self.cfg.n_dec_heads, self.cfg.dec_emb_dim
+        return self.decoding_state(self.memory(x, x_len), max_len)
+
+    def logits_and_start(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor,
+                         max_len: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        m = self.memory(x, x_len)  # one encoder pass for both
+        return self.teacher_forced(m, y_in), self.decoding_state(m, self.max_steps(max_len))
+
+    def decoding_state(self, m: dict[str, Any], max_len: int) -> dict[str, Any]:
+        """The encoder's projections and an empty cache per decoder layer application, for ``max_len`` steps."""
+        heads, dd, mem = self.cfg.n_dec_heads, self.cfg.dec_emb_dim, m["mem"]
         t_max = min(max_len + 1, self.cfg.max_positions)
-        return {"mask": mask, "mem_kv": [layer.cross_attn.memory(mem) for layer in self.decoder.layers],
-                "cache": [KVCache.empty(x.shape[0], heads, t_max, dd // heads, mem)
+        return {"mask": m["mask"], "mem_kv": m["mem_kv"],
+                "cache": [KVCache.empty(mem.shape[0], heads, t_max, dd // heads, mem)
                           for _ in range(self.decoder.plan.n_slots)]}
 
     def step(self, state: dict[str, Any], tokens: torch.Tensor, pos: int) -> torch.Tensor:

@@ -145,7 +145,11 @@ class ScheduleConfig(Options):
         """Learning rate at optimisation ``step`` (0-based) as a fraction of the peak ``optimizer.lr``."""
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
-        return self.after_warmup(min(1.0, (step - self.warmup_steps) / max(1, total_steps - self.warmup_steps)), step)
+        return self.after_warmup(min(1.0, (step - self.warmup_steps) / max(1, self.decay_steps(total_steps))), step)
+
+    def decay_steps(self, total_steps: int) -> int:
+        """Steps from the end of the warm-up to the end of the decay: the rest of the run."""
+        return total_steps - self.warmup_steps
 
     def after_warmup(self, progress: float, step: int) -> float:
         return 1.0
@@ -183,6 +187,15 @@ class LinearWarmupConfig(DecayConfig):
 @dataclass
 class CosineConfig(DecayConfig):
     name: str = opt("cosine", "Cosine decay from lr to min_lr_ratio x lr at the last step (optional warm-up).")
+    period_steps: int = opt(0, "Steps of the cosine after the warm-up; 0: the rest of the run. With a period, the "
+                            "rate stays at min_lr_ratio x lr after it (LAWT's cosine, 4M steps, would restart).")
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        self.require_positive("period_steps", strict=False)
+
+    def decay_steps(self, total_steps: int) -> int:
+        return self.period_steps or super().decay_steps(total_steps)
 
     def shape(self, progress: float) -> float:
         return 0.5 * (1 + math.cos(math.pi * progress))

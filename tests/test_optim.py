@@ -217,3 +217,13 @@ def test_building_the_optimizers_does_not_import_torch_dynamo():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(__import__("pathlib").Path(__file__).parent))
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_a_cosine_period_fixes_the_decay_whatever_the_run_length():
+    s = make_config("schedule=warmup_cosine", "schedule.warmup_steps=500", "schedule.period_steps=1000").schedule
+    for total in (1_500, 10_000):
+        assert math.isclose(s.factor(1_000, total), 0.1 + 0.9 * 0.5)  # half-way through the period
+        assert math.isclose(s.factor(2_000, total), 0.1) and math.isclose(s.factor(5_000, total), 0.1)
+    without = make_config("schedule=warmup_cosine", "schedule.warmup_steps=500").schedule
+    assert math.isclose(without.factor(1_000, 1_500), 0.1 + 0.9 * 0.5)
+    assert without.factor(1_000, 10_000) > 0.9  # over the run: barely started

@@ -6,9 +6,24 @@ original"), not read from the preset, so a preset edited by mistake fails.
 
 from __future__ import annotations
 
-from conftest import make_config
+import pytest
+
+from omegaconf import OmegaConf
+
+from conftest import ROOT, make_config
 
 from int2int.config import flatten, to_dict
+
+def preset_params(name: str) -> dict:
+    """The sweep axes a preset sets (``hydra.sweeper.params``; its defaults list's presets first)."""
+    node = OmegaConf.load(ROOT / "sweeps" / f"{name}.yaml")
+    params: dict = {}
+    for parent in node.get("defaults", []):
+        if isinstance(parent, str):
+            params.update(preset_params(parent))
+    params.update(OmegaConf.to_container(node).get("hydra", {}).get("sweeper", {}).get("params", {}))
+    return params
+
 
 # The original's command-line defaults, as int2int keys (int2int-reference.md, "Defaults of the original").
 ORIGINAL_DEFAULTS = {
@@ -39,3 +54,52 @@ def test_the_original_preset_is_the_originals_defaults():
     gcd = make_config("+preset=original", "task=gcd").task
     assert (gcd.min_int, gcd.max_int, gcd.max_class) == (1, 1_000_000, 101)
     assert make_config("+preset=original", "task=modular_add").task.modulus == 67
+
+
+# LAWT's sweeps (lawt-reference.md section 4), as int2int keys: task, size, encoder and decoder layers / dims / heads,
+# optimiser, input / output encodings, max_len / max output length, stopping patience.
+LAWT_ALL = {"schedule.batch_size": 64, "schedule.epoch_size": 300_000, "hardware.precision": "fp16",
+            "optimizer.clip_grad_norm": 5.0, "architecture.dropout": 0.0, "architecture.positional_embeddings": "learned",
+            "architecture.share_inout_emb": True, "task.coeff_max": 10.0, "task.tolerance": 0.05}
+LAWT_SWEEPS = {
+    # preset: (task, dim, (enc L, dim, heads), (dec L, dim, heads), (schedule, lr, warmup), (in, out), lens, stop)
+    "lawt_transpose": ("matrix_transpose", 10, (1, 256, 8), (1, 256, 8), ("constant", 1e-4, 0), ("p1000", ""),
+                       (512, 512), 30),
+    "lawt_sum": ("matrix_sum", 10, (2, 512, 8), (2, 512, 8), ("inverse_sqrt", 5e-5, 10_000), ("b1999", ""),
+                 (440, 220), 60),
+    "lawt_product": ("matrix_product", 5, (1, 512, 8), (4, 512, 8), ("inverse_sqrt", 5e-5, 10_000), ("p1000", ""),
+                     (200, 80), 60),
+    "lawt_eigenvalues": ("eigenvalues", 5, (6, 512, 8), (1, 512, 8), ("warmup_cosine", 1e-4, 10_000), ("fp15", ""),
+                         (30, 10), 200),
+    "lawt_eigenvectors": ("eigenvectors", 5, (6, 512, 8), (1, 512, 8), ("warmup_cosine", 1e-4, 10_000),
+                          ("fp15", "p1000"), (100, 100), 60),
+    "lawt_inverse": ("matrix_inverse", 5, (6, 516, 12), (1, 512, 8), ("inverse_sqrt", 1e-4, 10_000), ("fp15", "p1000"),
+                     (80, 80), 60),
+    "lawt_ev_generators": ("eigenvalues", 5, (6, 512, 8), (1, 512, 8), ("warmup_cosine", 1e-4, 10_000),
+                           ("fp15", "p1000"), (30, 30), 200),
+}
+
+
+@pytest.mark.parametrize("preset", list(LAWT_SWEEPS))
+def test_the_lawt_presets_are_lawts_sweeps(preset):
+    task, dim, enc, dec, (schedule, lr, warmup), (enc_in, enc_out), (max_len, max_out), stop = LAWT_SWEEPS[preset]
+    cfg = make_config(f"+sweep={preset}")
+    flat = flatten(to_dict(cfg))
+    assert {k: flat[k] for k in LAWT_ALL} == LAWT_ALL
+    a = cfg.architecture
+    assert (cfg.task.name, cfg.task.dim) == (task, dim)
+    assert (a.n_enc_layers, a.enc_emb_dim, a.n_enc_heads) == enc and (a.n_dec_layers, a.dec_emb_dim, a.n_dec_heads) == dec
+    assert (cfg.schedule.name, cfg.optimizer.lr, cfg.schedule.warmup_steps) == (schedule, lr, warmup)
+    assert (cfg.encoding.name, cfg.encoding.output) == (enc_in, enc_out)
+    assert (cfg.data.max_len, cfg.eval.max_output_len) == (max_len, max_out)
+    assert cfg.schedule.stopping_criterion == f"valid_acc,{stop}"
+    if schedule == "warmup_cosine":  # LAWT's cosine: 1e-4 down to 1e-5 over a period of 4M steps
+        assert (cfg.schedule.min_lr_ratio, cfg.schedule.period_steps) == (0.1, 4_000_000)
+
+
+def test_the_ev_generators_preset_trains_on_each_spectrum_and_tests_on_the_others():
+    cfg = make_config("+sweep=lawt_ev_generators")
+    spectra = {"semicircle", "positive", "uniform", "gaussian", "laplace", "positive2", "marcenko"}
+    assert {v["eigen_distribution"] for v in cfg.eval.generated.values()} == spectra - {"semicircle"}
+    swept = preset_params("lawt_ev_generators")["task.eigen_distribution"]
+    assert set(swept.split(",")) == spectra

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,3 +79,19 @@ def task_config(name: str, base: int = 10, encoding: str = "positional", **task_
     return Config(task=TASKS.schemas[name](name=name, **task_kw), encoding=enc,
                   architecture=TransformerConfig(), optimizer=AdamConfig(), schedule=ScheduleConfig(),
                   hardware=HardwareConfig(device="cpu"))
+
+
+def cluster_problem() -> str | None:
+    """Why the local Slurm cluster cannot be used, or None when ``sinfo`` answers."""
+    conf = os.environ.get("SLURM_CONF")
+    if not conf:
+        return "SLURM_CONF is not set"
+    if not Path(conf).is_file():
+        return f"SLURM_CONF={conf} does not exist"
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%P %a %T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"sinfo failed: {err}"
+    if proc.returncode != 0:
+        return f"sinfo failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
+    return None

@@ -31,7 +31,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmitit
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
 from omegaconf import OmegaConf
 
-from conftest import ROOT
+from conftest import ROOT, cluster_problem
 from hydra_plugins.int2int_sweeping import Int2intSlurmConf, SlurmLauncher
 
 # hydra-core registers its pytest plugin through an entry point; naming it again would register it twice (pytest
@@ -48,20 +48,6 @@ APP_TIMEOUT = 300
 # --------------------------------------------------------------------------------------------------
 # The cluster, small jobs, and cleaning up after them
 # --------------------------------------------------------------------------------------------------
-def cluster_problem() -> str | None:
-    """Why the Slurm cluster cannot be used, or None when ``sinfo`` answers (as in test_slurm.py)."""
-    conf = os.environ.get("SLURM_CONF")
-    if not conf:
-        return "SLURM_CONF is not set"
-    if not Path(conf).is_file():
-        return f"SLURM_CONF={conf} does not exist"
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%P %a %T"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError) as err:
-        return f"sinfo failed: {err}"
-    if proc.returncode != 0:
-        return f"sinfo failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY, launch_cmd
+from conftest import ROOT, TINY, cluster_problem, launch_cmd
 from int2int.run_files import read_metrics
 
 pytestmark = pytest.mark.slurm
@@ -27,23 +27,7 @@ pytestmark = pytest.mark.slurm
 START_HINT = "start the local Slurm cluster: scripts/slurm-local.sh start && eval \"$(scripts/slurm-local.sh env)\""
 
 
-def _cluster_problem() -> str | None:
-    """Why the Slurm cluster cannot be used, or None when ``sinfo`` answers."""
-    conf = os.environ.get("SLURM_CONF")
-    if not conf:
-        return "SLURM_CONF is not set"
-    if not Path(conf).is_file():
-        return f"SLURM_CONF={conf} does not exist"
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%P %a %T"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError) as err:
-        return f"sinfo failed: {err}"
-    if proc.returncode != 0:
-        return f"sinfo failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
-    return None
-
-
-_PROBLEM = _cluster_problem()
+_PROBLEM = cluster_problem()
 _IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 if _PROBLEM is not None and not _IN_CI:
     pytest.skip(f"{START_HINT} ({_PROBLEM})", allow_module_level=True)

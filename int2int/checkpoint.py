@@ -48,19 +48,27 @@ def checkpoint_config(run_dir: Path) -> dict[str, Any] | None:
     return None if ckpt is None else json.loads(ckpt["config"])
 
 
-def check_relaunch(run_dir: Path, config: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Refuse to resume ``run_dir`` under a config that changes what the run trains.
+class ConfigChangeError(ConfigError):
+    """A run directory's checkpoint was written under another config; ``changes`` lists the keys."""
+
+    def __init__(self, run_dir: Path, changes: list[str]):
+        self.changes = changes
+        super().__init__(f"{Path(run_dir) / CHECKPOINT_FILE} was written under another config ({'; '.join(changes)}): "
+                         f"a relaunch into a run directory may change only {', '.join(RESUMABLE_KEYS)}; use another "
+                         "run directory (hydra.run.dir=...) to start a new run")
+
+
+def check_relaunch(run_dir: Path, config: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, tuple]:
+    """Refuse to resume ``run_dir`` under a config that changes what the run trains (``old``: the checkpoint's
+    config if already read).
 
     Returns the resumable keys that changed (``{key: (old, new)}``, e.g. ``schedule.max_epoch``); raises
-    :class:`ConfigError` naming every other key that changed (``task.modulus: 31 -> 37``)."""
-    old = checkpoint_config(run_dir)
+    :class:`ConfigChangeError` naming every other key that changed (``task.modulus: 31 -> 37``)."""
+    old = checkpoint_config(run_dir) if old is None else old
     if old is None:
         return {}
     changes = config_changes(old, config)
     bad = {k: v for k, v in changes.items() if not is_resumable(k)}
     if bad:
-        lines = "; ".join(describe_change(k, *v) for k, v in bad.items())
-        raise ConfigError(f"{Path(run_dir) / CHECKPOINT_FILE} was written under another config ({lines}): a relaunch "
-                          f"into a run directory may change only {', '.join(RESUMABLE_KEYS)}; use another run "
-                          "directory (hydra.run.dir=...) to start a new run")
+        raise ConfigChangeError(run_dir, [describe_change(k, *v) for k, v in bad.items()])
     return {k: v for k, v in changes.items() if is_resumable(k)}

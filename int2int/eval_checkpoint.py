@@ -22,8 +22,9 @@ from omegaconf import OmegaConf
 from .checkpoint import load_checkpoint
 from .config import Config, ConfigError, DataConfig, EvalConfig, ExportConfig, HardwareConfig, Mode, to_dict
 from .data.eval_sets import eval_sets
-from .data.sources import Source
-from .run_files import append_classes, append_metrics, now, write_json
+from .data.sources import Source, training_source
+from .data.streams import Stream, rng
+from .run_files import append_metrics, now, write_json
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> flo
     device = resolve_device(cfg.hardware.device)
     trained, ckpt = load_trained(Path(cfg.eval.checkpoint), device)
     # the trained run's evaluation settings, but for the eval.* keys given on the command line
-    given = {o.lstrip("+~").split("=", 1)[0].split(".", 1)[1] for o in info["overrides"]
-             if o.lstrip("+~").startswith("eval.")}
+    given = {o.lstrip("+~").split("=", 1)[0].split(".")[1] for o in info["overrides"]
+             if o.lstrip("+~").startswith("eval.")}  # eval.generated.<name>.<key>=... gives eval.generated
     evaluation = dataclasses.replace(trained.eval, **{k: getattr(cfg.eval, k) for k in given | {"checkpoint"}})
     data = dataclasses.replace(trained.data, eval_paths=cfg.data.eval_paths or trained.data.eval_paths)
     config = dataclasses.replace(trained, eval=evaluation, hardware=cfg.hardware, data=data, mode=cfg.mode)
@@ -82,14 +83,17 @@ def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> flo
                           "(the data files changed?)")
     model = build_model_for(config, task, device)
     model.load_state_dict(ckpt["model"])
-    evals = eval_sets(config, task, Source())
+    # the training pool (a data budget's, a repeated set's) is rebuilt from the seed: held-out and train sets need it
+    pooled = trained.data.budget or trained.data.repeat_size
+    source = training_source(config, task, rng(config.seed, Stream.TRAIN)) if pooled else Source()
+    evals = eval_sets(config, task, source)
     progress = json.loads(ckpt["progress"])
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "run.json", {
         "run_id": out_dir.name, "run_dir": str(out_dir.resolve()), "config": to_dict(config),
         "choices": info["choices"], "overrides": info["overrides"], "sweep_dir": info["sweep_dir"],
         "job_num": info["job_num"], "started": now(), "evaluated": str(Path(cfg.eval.checkpoint).resolve())})
-    run = Run(config, out_dir, None, device, task, model, None, None, None, Source(), evals,
+    run = Run(config, out_dir, None, device, task, model, None, None, None, source, evals,
               Progress(**progress))
     record: dict[str, Any] = {"epoch": progress["epoch"], "examples": progress["examples"],
                               "steps": progress["steps"], "train_time": 0.0, "examples_per_s": 0.0}

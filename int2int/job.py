@@ -146,10 +146,15 @@ def run_status(run_dir: Path):
     try:
         yield
     except BaseException as err:
-        status = "preempted" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "failed"
-        done = read_metrics(run_dir)
-        write_status(run_dir, status, done[-1]["epoch"] if done else 0, "".join(traceback.format_exception(err)))
+        record_failure(run_dir, err)
         raise
+
+
+def record_failure(run_dir: Path, err: BaseException) -> None:
+    """``status.json`` of a run stopped by ``err``: preempted (an interruption: it resumes later) or failed."""
+    status = "preempted" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "failed"
+    done = read_metrics(run_dir)
+    write_status(run_dir, status, done[-1]["epoch"] if done else 0, "".join(traceback.format_exception(err)))
 
 
 def finish_run(run_dir: Path, record: dict[str, Any]) -> float | None:

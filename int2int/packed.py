@@ -62,6 +62,7 @@ def pack_key(cfg: Config) -> str | None:
     same["schedule"] = {k: d["schedule"][k] for k in ("batch_size", "epoch_size", "max_epoch")}
     same["hardware"] = {k: d["hardware"][k] for k in ("device", "precision", "num_threads")}
     same["max_len"] = d["data"]["max_len"]
+    same["optimizer"] = "sgd" if cfg.optimizer.name == "sgd" else "adam"  # one update rule per stack (adam ~ adamw)
     return json.dumps(same, sort_keys=True)
 
 
@@ -213,8 +214,9 @@ class Stack:
         self.optimizer.store(self.runs)
 
 
-def train_packed(runs: list[Run]) -> list[dict[str, Any]]:
-    """Train the runs (built and resumed, of one :func:`pack_key`) together; returns each one's last record."""
+def train_packed(runs: list[Run]) -> list[dict[str, Any] | FloatingPointError]:
+    """Train the runs (built and resumed, of one :func:`pack_key`) together; returns each one's last record, or the
+    error that stopped it alone (a run whose loss is no longer finite leaves the stack; the others go on)."""
     live = [r for r in runs if not finished(r)]
     for r in live:
         log_setup(r)
@@ -222,6 +224,7 @@ def train_packed(runs: list[Run]) -> list[dict[str, Any]]:
         log.info("packed: %d runs trained as one stacked model (%s)", len(live),
                  ", ".join(r.run_dir.name for r in live))
     s = runs[0].cfg.schedule
+    failed: dict[int, FloatingPointError] = {}
     stack = Stack(live) if live else None
     while live:
         t_epoch = time.perf_counter()
@@ -233,18 +236,33 @@ def train_packed(runs: list[Run]) -> list[dict[str, Any]]:
             losses = stack.step(examples, [el.lr_now() for el in logs], live[0].stepper.autocast)
             tokens = [int(ex.y_len.sum() + len(ex)) for ex in examples]
             for g, el in enumerate(logs):
-                el.step_done(step, losses[g], tokens[g], len(examples[g]))
+                try:
+                    el.step_done(step, losses[g], tokens[g], len(examples[g]))
+                except FloatingPointError as err:
+                    log.error("[%s] %s: this run stops, the others go on", live[g].run_dir.name, err)
+                    failed[id(live[g])] = err
+            if any(id(r) in failed for r in live):
+                stack.write_back()  # the survivors' state, restacked without the failed runs
+                logs = [el for r, el in zip(live, logs) if id(r) not in failed]
+                live = [r for r in live if id(r) not in failed]
+                stack = Stack(live) if live else None
+                if not live:
+                    break
+        if not live:
+            break
         stack.write_back()
         records = [el.record() for el in logs]  # the shared training time, before any run evaluates
+        trained = time.perf_counter() - t_epoch
         stopped = []
         for r, record in zip(live, records):
             log.info("[%s] end of epoch %d", r.run_dir.name, record["epoch"])
-            if end_epoch(r, record, t_epoch) or r.progress.epoch >= s.max_epoch:
+            # each run's wall time: the shared training, then its own evaluation and saving
+            if end_epoch(r, record, time.perf_counter() - trained) or r.progress.epoch >= s.max_epoch:
                 stopped.append(r)
         if stopped:
             live = [r for r in live if r not in stopped]
             stack = Stack(live) if live else None
-    return [r.last_record or {} for r in runs]
+    return [failed.get(id(r)) or r.last_record or {} for r in runs]
 
 
 def prepare_job(cfg) -> Run:

@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .config import Config, ConfigError, to_dict
+from .config import Config, to_dict
+from .job import absolute_paths
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +49,24 @@ def typed_config(config_loader: Any, master: DictConfig, overrides: Sequence[str
 
 
 def job_action(cfg: Config, run_dir: Path) -> tuple[str, int]:
-    """What relaunching ``run_dir`` under ``cfg`` would do, and the epochs already done."""
-    from .checkpoint import check_relaunch
-    from .run_files import read_metrics, read_status
+    """What relaunching ``run_dir`` under ``cfg`` would do, and the epochs already done (the checkpoint's: what a
+    resumed run starts from)."""
+    import json
 
-    if not (run_dir / "checkpoint.pt").exists():
+    from .checkpoint import ConfigChangeError, check_relaunch, load_checkpoint
+
+    ckpt = load_checkpoint(run_dir, mmap=True)
+    if ckpt is None:
         return "start", 0
     try:
-        check_relaunch(run_dir, to_dict(cfg))
-    except ConfigError as err:
-        return f"refused: {str(err).split('(', 1)[1].split(')')[0]}", 0
-    done = read_metrics(run_dir)
-    epoch = done[-1]["epoch"] if done else 0
-    status = read_status(run_dir) or {}
-    if epoch >= cfg.schedule.max_epoch or status.get("status") == "finished" and epoch >= cfg.schedule.max_epoch:
+        check_relaunch(run_dir, to_dict(cfg), json.loads(ckpt["config"]))
+    except ConfigChangeError as err:
+        return f"refused: {'; '.join(err.changes)}", 0
+    progress = json.loads(ckpt["progress"])
+    epoch = progress["epoch"]
+    if progress.get("stopped"):
+        return f"skip (stopped early, epoch {epoch})", epoch
+    if epoch >= cfg.schedule.max_epoch:
         return f"skip (finished, epoch {epoch})", epoch
     return f"resume from epoch {epoch + 1}", epoch
 
@@ -117,13 +122,14 @@ def probe(cfg: Config) -> tuple[float, float]:
 def plan_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], sweep_dir: Path) -> list[PlannedJob]:
     from hydra_plugins.int2int_sweeping import run_dir_of
 
-    rates: dict[str, tuple[float, float]] = {}
+    rates: dict[str, tuple[float, float] | None] = {}
     planned = []
     for num, job in enumerate(jobs):
         run_dir = run_dir_of(sweep_dir, job, num)
         try:
             cfg, _ = typed_config(config_loader, master, job)
             cfg.check()
+            absolute_paths(cfg)  # as the job will see them (the checkpoint stores absolute paths)
         except Exception as err:  # noqa: BLE001 - a job that cannot start is part of the plan
             planned.append(PlannedJob(num, job, run_dir, f"error: {str(err).splitlines()[0]}"))
             continue
@@ -136,13 +142,28 @@ def plan_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], swe
             key = probe_signature(cfg)
             if key not in rates:
                 log.info("probing the speed of job #%d's model...", num)
-                rates[key] = probe(cfg)
-            train_rate, eval_rate = rates[key]
-            n_sets = 1 + (2 if getattr(cfg.task, "stratified_eval", False) else 0) + len(cfg.eval.generated)
-            eval_examples = item.evaluations_left * cfg.eval.size * n_sets
-            item.seconds = item.examples_left / train_rate + eval_examples / eval_rate
+                try:
+                    rates[key] = probe(cfg)
+                except Exception as err:  # noqa: BLE001 - e.g. a file task: its cost is then unknown
+                    log.warning("job #%d: no speed probe (%s)", num, str(err).splitlines()[0])
+                    rates[key] = None
+            if rates[key] is not None:
+                train_rate, eval_rate = rates[key]
+                eval_examples = item.evaluations_left * eval_examples_per_evaluation(cfg)
+                item.seconds = item.examples_left / train_rate + eval_examples / eval_rate
         planned.append(item)
     return planned
+
+
+def eval_examples_per_evaluation(cfg: Config) -> int:
+    """Examples of one evaluation: the validation set (or the files), the stratified and generated sets, the
+    training-pool sample (files taken at eval.size each)."""
+    e = cfg.eval
+    n = e.size * max(1, len(cfg.data.eval_paths))
+    n += e.size * (int(bool(getattr(cfg.task, "stratified_eval", False))) + len(e.generated))
+    if e.train_size and (cfg.data.budget or cfg.data.repeat_size):
+        n += e.train_size
+    return n
 
 
 def format_seconds(s: float | None) -> str:

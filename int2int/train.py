@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .checkpoint import encode_json, load_checkpoint, save_checkpoint
+from .checkpoint import check_relaunch, encode_json, load_checkpoint, save_checkpoint
 from .config import Config, ConfigError, to_dict
 from .data.eval_sets import eval_sets
 from .data.examples import Examples
@@ -188,13 +188,14 @@ def log_setup(run: Run) -> None:
 # resume
 # --------------------------------------------------------------------------------------------
 def resume(run: Run) -> None:
-    """Continue from ``checkpoint.pt`` when the run directory has one (its config was checked by the job); make the
-    run files agree with it."""
+    """Continue from ``checkpoint.pt`` when the run directory has one, written under this config (but for the
+    resumable keys); make the run files agree with it."""
     ckpt = load_checkpoint(run.run_dir, run.device)
     if ckpt is None:
         if run.dist.main:
             reconcile_metrics(run.run_dir, 0, None)
         return
+    check_relaunch(run.run_dir, to_dict(run.cfg), json.loads(ckpt["config"]))
     if ckpt.get("vocab") not in (None, run.task.vocab.itos):
         raise ConfigError(f"{run.run_dir / 'checkpoint.pt'} was written with another vocabulary (task, encoding or "
                           "data files changed)")

@@ -87,3 +87,24 @@ def test_jobs_that_cannot_be_packed_run_alone_in_the_same_sweep(tmp_path, env):
     assert "packed: 2 runs" in out and out.count("(alone)") == 2
     assert all(json.loads((p / "status.json").read_text())["status"] == "finished" for p in d.iterdir()
                if (p / "status.json").exists())
+
+
+def test_adam_and_sgd_runs_of_one_sweep_are_packed_apart(tmp_path, env):
+    d = tmp_path / "sweep"
+    proc = sweep(tmp_path, env, d, "hardware=packed", "optimizer=adam,sgd", "seed=0,1", "schedule.max_epoch=1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert out.count("packed: 2 runs") == 2
+    assert sorted(runs(d)) == [(0, 0.001, "adam"), (0, 0.01, "sgd"), (1, 0.001, "adam"), (1, 0.01, "sgd")]
+
+
+def test_a_packed_run_whose_loss_diverges_fails_alone(tmp_path, env):
+    d = tmp_path / "sweep"
+    proc = sweep(tmp_path, env, d, "hardware=packed", "optimizer.lr=1e-3,1e9", "optimizer.clip_grad_norm=0",
+                 "schedule.max_epoch=2", "schedule.log_every=1")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-4000:]  # the sweep reports its failed job
+    by_lr = {lr: p for (_, lr, _), p in runs(d).items()}
+    bad, good = (json.loads((by_lr[lr] / "status.json").read_text()) for lr in (1e9, 1e-3))
+    assert bad["status"] == "failed" and "training loss is" in bad["error"]
+    assert good["status"] == "finished" and [r["epoch"] for r in read_metrics(by_lr[1e-3])] == [1, 2]

@@ -139,3 +139,11 @@ def test_bad_files_end_in_one_line_before_compute(tmp_path, env, override, messa
     assert proc.returncode == 2, out[-4000:]
     assert message in out and "Traceback" not in out
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_train_called_directly_refuses_a_checkpoint_of_another_config(tmp_path):
+    from int2int.train import train
+
+    train(make_config(*TINY, "task=modular_add", "task.modulus=31", "schedule.max_epoch=1"), tmp_path / "run")
+    with pytest.raises(ConfigError, match="task.modulus: 31 -> 37"):
+        train(make_config(*TINY, "task=modular_add", "task.modulus=37", "schedule.max_epoch=2"), tmp_path / "run")

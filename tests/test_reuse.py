@@ -59,7 +59,11 @@ def test_predict_command_line(trained):
     values = run("--values", "10", "12")
     assert values.returncode == 0 and values.stdout.splitlines()[0] == "V2 + 1 0 + 1 2", values.stderr
     piped = run(input="V2 + 1 0 + 1 2\nV2 + 3 + 9\n")
-    assert piped.stdout.count("->") == 2 and ("right" in piped.stdout or "wrong (answer + 3)" in piped.stdout)
+    verdicts = [line for line in piped.stdout.splitlines() if line.strip().startswith("->")]
+    assert len(verdicts) == 2, piped.stdout
+    for line, gcd in zip(verdicts, (2, 3)):  # the verdict is the truth about the printed value
+        value = int(line.split("=")[1].split()[0])
+        assert line.endswith("right" if value == gcd else f"wrong (answer + {gcd})"), line
     bad = run("V2 + x")
     assert bad.returncode == 2 and "token 'x' is not in the task's vocabulary" in bad.stderr
 
@@ -91,3 +95,18 @@ def test_freeze_needs_init_from_and_a_matching_name(trained, tmp_path):
     with pytest.raises(ConfigError, match="no parameter matches"):
         train(make_config(*TINY, "encoding.base=10", "architecture.enc_emb_dim=64", "architecture.dec_emb_dim=64",
                           f"init_from={trained}", "freeze=[nothing.*]"), tmp_path / "x")
+
+
+def test_mode_eval_of_a_data_budget_run_rebuilds_its_pool_held_out_and_train_sets(tmp_path, env):
+    run = tmp_path / "budget"
+    train(make_config(*TINY, "encoding.base=10", "data.budget=2000", "eval.held_out=true", "eval.train_size=300",
+                      "schedule.max_epoch=1"), run)
+    last = read_metrics(run)[-1]
+    proc = subprocess.run(launch_cmd("mode=eval", f"eval.checkpoint={run}", "+eval.generated.loguni.operands=loguniform",
+                                     f"hydra.run.dir={tmp_path / 'ev'}"),
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (record,) = read_metrics(tmp_path / "ev")
+    for name in ("valid", "train"):  # the same held-out and training-pool sets as the run's own evaluation
+        assert (record[f"{name}_size"], record[f"{name}_acc"]) == (last[f"{name}_size"], last[f"{name}_acc"]), name
+    assert record["loguni_size"] == 200 and "loguni_acc" not in last  # a set given on the command line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -60,6 +61,40 @@ def test_plan_of_a_half_done_sweep_lists_each_action_and_writes_nothing(tmp_path
     assert "resume from epoch 2" in lines["seed=1"]
     assert "start" in lines["seed=2"]
     assert "1 start, 1 resume, 1 skip" in out and "estimated compute" in out
-    assert " - " not in lines["seed=2"].split("start")[1].split()[1:2]  # an estimated time for the new job
+    assert re.search(r"start\s+1,024\s+\d+m\d\ds$", lines["seed=2"]), lines["seed=2"]  # examples and a time
     assert {p: p.stat().st_mtime_ns for p in d.rglob("*")} == before  # nothing written
-    assert not any((d / n).exists() for n in ("seed=2",))
+    assert not any("seed=2" in p.name for p in d.iterdir())
+
+
+def test_a_long_run_name_depends_on_the_jobs_overrides_alone():
+    from hydra_plugins.int2int_sweeping import MAX_NAME, run_key
+
+    job = ["optimizer.lr=0.0003", "schedule=warmup_cosine", "schedule.warmup_steps=1000", "seed=0",
+           "architecture.enc_emb_dim=256", "architecture.dec_emb_dim=256", "task.operands=loguniform",
+           "task.outcomes=loguniform"]
+    name = run_key(job)
+    assert len(name) <= MAX_NAME and re.search(r"-[0-9a-f]{10}$", name)
+    assert run_key(list(reversed(job))) == name  # order of the command line does not matter
+    assert run_key(job[:-1] + ["task.outcomes=uniform"]) != name  # the hash covers what the cut hides
+
+
+def test_job_numbers_name_the_runs_when_the_command_line_asks(tmp_path, env):
+    d = tmp_path / "sweep"
+    proc = sweep(tmp_path, env, "seed=0,1", "schedule.max_epoch=1", f"hydra.sweep.dir={d}",
+                 "hydra.sweep.subdir=${hydra.job.num}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert sorted(p.name for p in d.iterdir() if p.is_dir()) == ["0", "1"]
+
+
+def test_plan_actions_read_the_checkpoint_and_name_every_changed_key(tmp_path):
+    from conftest import make_config
+    from int2int.sweep_plan import job_action
+    from int2int.train import train
+
+    run = tmp_path / "run"
+    train(make_config(*TINY, "schedule.max_epoch=1"), run)
+    assert job_action(make_config(*TINY, "schedule.max_epoch=1"), run) == ("skip (finished, epoch 1)", 1)
+    assert job_action(make_config(*TINY, "schedule.max_epoch=3"), run) == ("resume from epoch 2", 1)
+    action, _ = job_action(make_config(*TINY, "task.max_int=1000", "task.operands=loguniform"), run)
+    assert action == "refused: task.max_int: 1000000 -> 1000; task.operands: 'uniform' -> 'loguniform'", action
+    assert job_action(make_config(*TINY), tmp_path / "new") == ("start", 0)

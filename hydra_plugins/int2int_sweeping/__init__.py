@@ -62,17 +62,16 @@ SWEEPER_KEYS = ("zip", "plan")
 MAX_NAME = 120
 
 
-def run_key(overrides: Sequence[str], exclude: set[str] = frozenset(), varying: set[str] = frozenset()) -> str:
+def run_key(overrides: Sequence[str], exclude: set[str] = frozenset()) -> str:
     """A run directory name from a job's overrides (keys in ``exclude`` left out), sorted by key:
-    ``encoding.base=10,seed=1``. A name longer than :data:`MAX_NAME` keeps only the overrides of the ``varying``
-    keys, readable, and ends with a hash of all of them (``encoding.base=10-3f9a0c21b7``): the same overrides
-    always give the same name, whatever else the sweep holds."""
+    ``encoding.base=10,seed=1``. A name longer than :data:`MAX_NAME` is cut and ends with a hash of the whole
+    (``...,optimizer.lr=0.0003,sched-3f9a0c21b7``): the name depends on the job's overrides alone, so a run is
+    found again when the sweep's other value lists change."""
     kept = sorted(o for o in overrides if key_of(o) not in exclude)
     name = quote(",".join(kept), safe="=,+-._[]") or "default"
     if len(name) <= MAX_NAME:
         return name
-    readable = quote(",".join(o for o in kept if key_of(o) in varying), safe="=,+-._[]")
-    return f"{readable[:MAX_NAME - 11]}-{hashlib.sha1(name.encode()).hexdigest()[:10]}".lstrip("-")
+    return f"{name[:MAX_NAME - 11]}-{hashlib.sha1(name.encode()).hexdigest()[:10]}"
 
 
 def key_of(override: str) -> str:
@@ -144,9 +143,12 @@ class Int2intSweeper(Sweeper):
         return jobs, plan
 
     def name_runs(self, jobs: list[list[str]]) -> list[list[str]]:
-        """Append ``hydra.sweep.subdir=<run key>`` to each job, unless the command line chose another naming."""
+        """Append ``hydra.sweep.subdir=<run key>`` to each job, unless the command line or a config chose another
+        naming (``hydra.sweep.subdir=${hydra.job.num}`` keeps Hydra's job numbers)."""
         raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]
-        if raw != "${hydra.job.num}":
+        hydra_overrides = OmegaConf.to_container(self.config.hydra.overrides, resolve=False)["hydra"]
+        given = any(key_of(o) == "hydra.sweep.subdir" for o in hydra_overrides)
+        if raw != "${hydra.job.num}" or given:
             return jobs
         values: dict[str, set[str]] = {}
         for job in jobs:
@@ -155,8 +157,7 @@ class Int2intSweeper(Sweeper):
         from int2int.config import is_resumable
 
         constant = {k for k, v in values.items() if len(v) == 1 and (is_resumable(k) or k == "hardware")}
-        varying = {k for k, v in values.items() if len(v) > 1}
-        names = [run_key(job, constant, varying) for job in jobs]
+        names = [run_key(job, constant) for job in jobs]
         for name in {n for n in names if names.count(n) > 1}:
             raise HydraException(f"two jobs of this sweep would share the run directory {name!r}: give each job "
                                  "different values")

@@ -95,7 +95,7 @@ class PackedLauncher(Launcher):
 
     def train_group(self, chunk: list[int], configs: list[DictConfig], results: list[Any],
                     job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> None:
-        from int2int.job import finish_run, run_status
+        from int2int.job import finish_run, record_failure, run_status
         from int2int.packed import prepare_job, train_packed
 
         prepared = {}
@@ -117,7 +117,11 @@ class PackedLauncher(Launcher):
                 results[i].return_value = err
             return
         for (i, run), record in zip(prepared.items(), records):
-            results[i].return_value = finish_run(run.run_dir, record)
+            if isinstance(record, BaseException):  # this run alone failed (its loss was no longer finite)
+                record_failure(run.run_dir, record)
+                results[i].status, results[i].return_value = JobStatus.FAILED, record
+            else:
+                results[i].return_value = finish_run(run.run_dir, record)
 
 
 class _statuses:

@@ -1,7 +1,8 @@
 """Checkpoints: plain tensors and Python primitives only, so ``torch.load(weights_only=True)`` reads them.
 
-Written atomically (temporary file, then rename) at the end of every epoch, after its metrics line, its best and
-periodic checkpoints. The config that wrote a checkpoint is inside it: a relaunch under another config is refused
+Written atomically (temporary file, then rename) at the end of every epoch, after its metrics line and before
+its best and periodic checkpoints (a resume rewrites those of its epoch if a crash left them stale). The config
+that wrote a checkpoint is inside it: a relaunch under another config is refused
 (:func:`check_relaunch`) before any compute.
 """
 

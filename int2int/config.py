@@ -50,7 +50,9 @@ class Options:
 
     def require(self, ok: bool, key: str, rule: str) -> None:
         if not ok:
-            raise ConfigError(f"{self.section}.{key}={getattr(self, key)!r}: {rule}")
+            value = getattr(self, key)
+            value = value.value if isinstance(value, Enum) else value  # as typed on the command line
+            raise ConfigError(f"{self.section}.{key}={value!r}: {rule}")
 
     def require_positive(self, *keys: str, strict: bool = True) -> None:
         for key in keys:
@@ -245,7 +247,7 @@ class Config:
                      "export.path; eval: evaluate the model of eval.checkpoint.")
     init_from: str = opt("", "Start training from this checkpoint (a run directory or a .pt file): parameters with "
                          "the same name and shape are loaded, a smaller model's layers go into the first layers.")
-    freeze: list[str] = opt([], "Parameter name patterns (fnmatch, e.g. 'enc_layers.0.*') kept fixed in training.")
+    freeze: list[str] = opt([], "Parameter name patterns (fnmatch, e.g. 'encoder.layers.0.*') kept fixed in training.")
 
     def sections(self) -> list[Options]:
         return [self.task, self.encoding, self.architecture, self.optimizer, self.schedule, self.hardware, self.data,

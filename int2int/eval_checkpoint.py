@@ -99,5 +99,6 @@ def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> flo
                               "steps": progress["steps"], "train_time": 0.0, "examples_per_s": 0.0}
     evaluate_all(run, record)
     append_metrics(out_dir, record)
-    log.info("evaluated %s (epoch %d): metrics in %s", cfg.eval.checkpoint, progress["epoch"], out_dir / "metrics.jsonl")
+    log.info("evaluated %s (epoch %d): metrics in %s", cfg.eval.checkpoint, progress["epoch"],
+             out_dir / "metrics.jsonl")
     return float(record["valid_acc"]) if "valid_acc" in record else None

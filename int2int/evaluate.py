@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,6 @@ class SetResult:
     metrics: dict[str, float | int]
     classes: dict[str, list[int]]
     predictions: Any = None  # a pandas DataFrame with eval.save_predictions
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def same_tokens(a: np.ndarray, a_len: np.ndarray, b: np.ndarray, b_len: np.ndarray) -> np.ndarray:

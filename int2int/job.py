@@ -168,9 +168,9 @@ def finish_run(run_dir: Path, record: dict[str, Any]) -> float | None:
 
 
 def record_run(config: Config, run_dir: Path, info: dict[str, Any], changed: dict[str, tuple[Any, Any]]) -> None:
-    """Write ``run.json``: the config, choices and overrides, and the history of launches. A relaunch that changed
-    resumable keys (``schedule.max_epoch``, ``eval.*``...) adds them to the history with the epoch they apply from,
-    so that ``run.json`` never claims a config for metrics it did not produce."""
+    """Write ``run.json``: the config of the latest launch, choices and overrides, and the history of launches. Only
+    resumable keys (``schedule.max_epoch``, ``eval.*``...) may differ between launches; each launch that changed
+    them is in ``history`` with the epoch it applies from, so every metrics line's settings can be told."""
     path = run_dir / RUN_FILE
     history = []
     if path.exists():
@@ -182,7 +182,8 @@ def record_run(config: Config, run_dir: Path, info: dict[str, Any], changed: dic
     launch = {"started": now(), "from_epoch": done[-1]["epoch"] + 1 if done else 1,
               "changed": {k: [old, new] for k, (old, new) in changed.items()}}
     if changed:
-        log.info("relaunch with changed resumable keys: %s", "; ".join(describe_change(k, *v) for k, v in changed.items()))
+        log.info("relaunch with changed resumable keys: %s",
+                 "; ".join(describe_change(k, *v) for k, v in changed.items()))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(path, {
         "run_id": f"{Path(info['sweep_dir']).name}/{run_dir.name}" if info["sweep_dir"] else run_dir.name,

@@ -70,6 +70,11 @@ class SgdConfig(OptimizerConfig):
     momentum: float = opt(0.9, "SGD momentum.")
     nesterov: bool = opt(False, "Nesterov momentum.")
 
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        self.require(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
+        self.require(not self.nesterov or self.momentum > 0, "nesterov", "needs optimizer.momentum > 0")
+
     def build(self, params: list[nn.Parameter]) -> Optimizer:
         return functional_optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
                                     weight_decay=self.weight_decay)
@@ -84,22 +89,29 @@ class TorchOptimizerConfig(OptimizerConfig):
     def check(self, cfg: Config) -> None:
         super().check(cfg)
         self.require(self.optimizer_class() is not None, "name",
-                     f"not a torch.optim optimiser (known: {', '.join(self.known())})")
+                     f"not a torch.optim optimiser that a training step drives (LBFGS needs a closure, SparseAdam "
+                     f"sparse gradients; known: {', '.join(self.known())})")
+
+    #: torch.optim classes a training step cannot drive: LBFGS needs a closure, SparseAdam sparse gradients.
+    UNSUPPORTED = ("Optimizer", "LBFGS", "SparseAdam")
 
     def optimizer_class(self) -> type | None:
         cls = getattr(torch.optim, self.name, None)
-        return cls if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) else None
+        ok = isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and self.name not in self.UNSUPPORTED
+        return cls if ok else None
 
-    @staticmethod
-    def known() -> list[str]:
+    @classmethod
+    def known(cls) -> list[str]:
         return sorted(n for n, c in vars(torch.optim).items()
-                      if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and n != "Optimizer")
+                      if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and n not in cls.UNSUPPORTED)
 
     def build(self, params: list[nn.Parameter]) -> Optimizer:
+        decay = {"weight_decay": self.weight_decay} if self.weight_decay else {}  # Rprop takes none
         try:
-            return self.optimizer_class()(params, lr=self.lr, weight_decay=self.weight_decay, **self.args)
+            return self.optimizer_class()(params, lr=self.lr, **decay, **self.args)
         except TypeError as err:
-            raise ConfigError(f"optimizer.args={self.args!r}: {self.name} rejects them ({err})") from None
+            given = f"optimizer.args={self.args!r}" + (f", optimizer.weight_decay={self.weight_decay}" if decay else "")
+            raise ConfigError(f"{given}: {self.name} rejects them ({err})") from None
 
 
 # --------------------------------------------------------------------------------------------

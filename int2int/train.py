@@ -3,8 +3,8 @@ appends the metrics line, and writes the checkpoint.
 
 :func:`train` reads top to bottom; its steps are the named helpers beside it: :func:`build_run` (task, model,
 optimiser, data, evaluation sets, every check before any compute), :func:`resume`, :func:`train_epoch`,
-:func:`evaluate_all`, :func:`save_epoch` (metrics, best and periodic checkpoints, then the checkpoint, in an
-order any crash leaves coherent) and :func:`early_stop`.
+:func:`evaluate_all`, :func:`save_epoch` (the metrics line, the checkpoint, then the best and periodic
+checkpoints, which a resume repairs after a crash between them) and :func:`early_stop`.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def init_from(model: torch.nn.Module, path: str, freeze: list[str], device: torc
     into the first layers of a larger one), then freeze the parameters matching the ``freeze`` patterns."""
     ckpt = load_checkpoint(Path(path), device)
     if ckpt is None:
-        raise ConfigError(f"init_from={path!r}: no checkpoint there (a run directory with checkpoint.pt, or a .pt file)")
+        raise ConfigError(f"init_from={path!r}: no checkpoint there (a run directory with checkpoint.pt, or a .pt "
+                          "file)")
     source = ckpt["model"]
     own = model.state_dict()
     loaded = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
@@ -227,7 +228,9 @@ def keep_horizon(run: Run, horizon: int) -> None:
     p, s = run.progress, run.cfg.schedule
     if not p.total_steps:  # a checkpoint written before horizons were stored
         p.total_steps = horizon
-    if s.decays and horizon > p.total_steps:
+    if s.decays and getattr(s, "period_steps", 0):  # a cosine over a fixed period: the horizon changes nothing
+        p.total_steps = horizon
+    elif s.decays and horizon > p.total_steps:
         if s.min_lr_ratio == 0:
             raise ConfigError(f"schedule.max_epoch={s.max_epoch}: the run's {s.name} schedule decayed to lr 0 at its "
                               f"horizon of {p.total_steps} steps; training further would not change the model (start "
@@ -291,7 +294,7 @@ class EpochLog:
     def __init__(self, run: Run, epoch: int, prefix: str = ""):
         self.run, self.epoch, self.prefix = run, epoch, prefix
         self.t0 = self.window_t = time.perf_counter()
-        self.dropped_before = run.source.dropped
+        self.dropped_before, self.examples_before = run.source.dropped, run.progress.examples
         self.epoch_loss, self.epoch_tokens, self.lr = 0.0, 0, run.cfg.optimizer.lr
         self.window: list[Any] = [torch.zeros((), device=run.device), 0, 0]  # loss, tokens, examples
 
@@ -322,7 +325,7 @@ class EpochLog:
 
     def record(self) -> dict[str, Any]:
         """The start of the epoch's metrics record (the evaluation adds to it)."""
-        cfg, s, p = self.run.cfg, self.run.cfg.schedule, self.run.progress
+        cfg, p = self.run.cfg, self.run.progress
         if self.run.source.dropped > self.dropped_before:
             log.warning("%sepoch %d: dropped %d training examples longer than data.max_len=%d", self.prefix, self.epoch,
                         self.run.source.dropped - self.dropped_before, cfg.data.max_len)
@@ -330,7 +333,7 @@ class EpochLog:
         record: dict[str, Any] = {"epoch": self.epoch, "examples": p.examples, "steps": p.steps,
                                   "train_loss": self.epoch_loss / max(self.epoch_tokens, 1), "lr": self.lr,
                                   "train_time": round(train_time, 3),
-                                  "examples_per_s": round(s.steps_per_epoch * s.step_examples / train_time, 1)}
+                                  "examples_per_s": round((p.examples - self.examples_before) / train_time, 1)}
         rep = repetition(cfg, self.run.source, p.examples)
         if rep is not None:
             record["repetition"] = rep
@@ -364,6 +367,7 @@ def end_epoch(run: Run, record: dict[str, Any], t_epoch: float) -> bool:
     epoch = record["epoch"]
     if run.dist.main and (epoch % cfg.eval.every == 0 or epoch == cfg.schedule.max_epoch):
         evaluate_all(run, record)
+        check_metric_names(cfg, record)
     p.epoch = epoch
     p.wall_time += time.perf_counter() - t_epoch
     record["wall_time"] = round(p.wall_time, 3)
@@ -416,6 +420,19 @@ def parse_metric(spec: str) -> tuple[str, bool]:
 
 def improved(value: float, best: float | None, lower: bool) -> bool:
     return best is None or (value < best if lower else value > best)
+
+
+def check_metric_names(cfg: Config, record: dict[str, Any]) -> None:
+    """The metrics that ``schedule.stopping_criterion`` and ``schedule.validation_metrics`` name exist (checked on
+    the first evaluation, before anything of it is saved: a misspelt name would silently never stop or keep)."""
+    s = cfg.schedule
+    for key, specs in (("stopping_criterion", s.stopping_criterion.split(",")[:1]),
+                       ("validation_metrics", s.validation_metrics.split(","))):
+        for metric in (parse_metric(spec)[0] for spec in specs if spec.strip()):
+            if metric not in record:
+                known = ", ".join(k for k in record if k.startswith(tuple(f"{n}_" for n in record["eval_sets"])))
+                raise ConfigError(f"schedule.{key}={getattr(s, key)!r}: the evaluation has no metric {metric!r} "
+                                  f"(it has {known})")
 
 
 def early_stop(run: Run, record: dict[str, Any]) -> bool:
@@ -471,7 +488,6 @@ def checkpoint_state(run: Run, record: dict[str, Any]) -> dict[str, Any]:
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "scaler": run.stepper.scaler.state_dict(),
-        "scheduler": {"name": run.cfg.schedule.name, "step": run.progress.steps, "total_steps": run.progress.total_steps},
         "progress": encode_json(vars(run.progress)),
         "rng": rng_state,
         "source": dict(run.source.state),

@@ -30,7 +30,8 @@ def strip_timing(records: list[dict]) -> list[dict]:
 
 
 def read_classes(run_dir) -> dict:
-    """``classes.csv`` as ``{epoch: {set: {class: [count, right]}}}`` (read with the csv module, not the code under test)."""
+    """``classes.csv`` as ``{epoch: {set: {class: [count, right]}}}`` (read with the csv module, not the code under
+    test)."""
     import csv
 
     out: dict = {}

@@ -72,8 +72,10 @@ def test_wrong_type_fails_at_compose_naming_it():
     (["encoding.base=1"], "encoding.base=1", ">= 2"),
     (["task=modular_add", "task.modulus=1"], "task.modulus=1", ">= 2"),
     (["task.min_int=10", "task.max_int=5"], "task.min_int=10", "<= task.max_int"),
-    (["architecture.enc_emb_dim=30", "architecture.n_enc_heads=4"], "architecture.enc_emb_dim=30", "divisible by architecture.n_enc_heads"),
-    (["architecture.dec_emb_dim=30", "architecture.n_dec_heads=4"], "architecture.dec_emb_dim=30", "divisible by architecture.n_dec_heads"),
+    (["architecture.enc_emb_dim=30", "architecture.n_enc_heads=4"], "architecture.enc_emb_dim=30",
+     "divisible by architecture.n_enc_heads"),
+    (["architecture.dec_emb_dim=30", "architecture.n_dec_heads=4"], "architecture.dec_emb_dim=30",
+     "divisible by architecture.n_dec_heads"),
     (["optimizer.lr=0"], "optimizer.lr=0.0", "> 0"),
     (["optimizer.lr=-1e-3"], "optimizer.lr=-0.001", "> 0"),
     (["schedule.epoch_size=0"], "schedule.epoch_size=0", "> 0"),
@@ -95,7 +97,8 @@ def test_validation_errors_name_key_and_rule(overrides, key, rule):
     ("encoding.base=1", "encoding.base=1: must be >= 2"),
 ])
 def test_bad_input_fails_before_compute(tmp_path, env, override, expected):
-    proc = subprocess.run(launch_cmd(override, f"hydra.run.dir={tmp_path}"), env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(launch_cmd(override, f"hydra.run.dir={tmp_path}"), env=env, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode != 0
     assert expected in proc.stderr + proc.stdout
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.jsonl").exists()

@@ -34,7 +34,8 @@ def test_original_gcd_lines_load_unchanged(tmp_path):
     (None, "no such data file"),
     ([], "the file is empty"),
     (["V2 + 1 0 + 1 2 + 2"], "line 1: expected exactly one TAB"),
-    (["V2 + 1 0 + 1 2\t+ 2", "V2 + 1 0\t+ 1 2\t+ 2"], "line 2: expected exactly one TAB between input and output, found 2"),
+    (["V2 + 1 0 + 1 2\t+ 2", "V2 + 1 0\t+ 1 2\t+ 2"],
+     "line 2: expected exactly one TAB between input and output, found 2"),
     (["V2 + 1 0 + 1 2\t+ 2", "V2 + 1 0 + 1 x\t+ 2"], "line 2: token 'x' is not in the task's vocabulary"),
     (["V2 + 1 0 + 1 2\t"], "line 1: the output is empty"),
 ])

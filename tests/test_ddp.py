@@ -50,7 +50,8 @@ def gradients(d: Dist) -> list[torch.Tensor]:
 
 def worker(rank: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK=str(rank))
     d = setup_distributed("cpu")
     assert d.world == 2 and d.rank == rank
     grads = gradients(d)

@@ -50,7 +50,8 @@ def test_exact_tokens_of_the_original_format():
 
 
 def test_gcd_file_format_examples():
-    """The original's GCD lines: `V2 + 9 1 1 2 0 + 6 8 0 7 1 2<TAB>+ 8` (base 10) and `V2 + 91 120 + 680 712<TAB>+ 8`."""
+    """The original's GCD lines: `V2 + 9 1 1 2 0 + 6 8 0 7 1 2<TAB>+ 8` (base 10) and
+    `V2 + 91 120 + 680 712<TAB>+ 8`."""
     for base, x, y in [(10, "V2 + 9 1 1 2 0 + 6 8 0 7 1 2", "+ 8"), (1000, "V2 + 91 120 + 680 712", "+ 8")]:
         task = build_task(task_config("gcd", base))
         ex = task.build(np.array([91120]), np.array([680712]))
@@ -104,7 +105,8 @@ def test_vectorised_generation_matches_plain_reference():
                 toks = x.split()
                 assert toks[0] == "V2"
                 signs = [i for i, t in enumerate(toks) if t in "+-"]
-                a = int("".join(f"{int(d):0{len(str(base - 1))}d}" for d in toks[2:signs[1]])) if base in (10, 1000) else None
+                width = len(str(base - 1))
+                a = int("".join(f"{int(d):0{width}d}" for d in toks[2:signs[1]])) if base in (10, 1000) else None
                 b = int("".join(f"{int(d):0{len(str(base - 1))}d}" for d in toks[signs[1] + 1:]))
                 assert x == " ".join(["V2", *plain_tokens(a, base), *plain_tokens(b, base)])
                 assert 1 <= a <= 10**6 and 1 <= b <= 10**6

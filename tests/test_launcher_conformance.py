@@ -241,7 +241,7 @@ def test_launch_submits_what_upstream_launch_submits(tmp_path: Path, fake_submit
                                         "slurm_max_num_timeout": 0}
     assert mine.params == theirs.params
     assert mine.params["cpus_per_task"] == 1 and mine.params["slurm_additional_parameters"] == {"comment": "pin"}
-    (their_fn, their_args), (my_fn, my_args) = theirs.submitted, mine.submitted
+    (_, their_args), (my_fn, my_args) = theirs.submitted, mine.submitted
     assert my_fn is ours_launcher
     # the Singleton states are fresh deep copies (equal only by content): compare the other arguments exactly
     assert my_args[:4] == their_args[:4] == [jobs, ["hydra.sweep.dir"] * 2, [5, 6], ["job_id_for_5", "job_id_for_6"]]

@@ -97,6 +97,7 @@ def check_with_numpy(name: str, ops: list[np.ndarray], out: np.ndarray) -> None:
         k = min(a.shape)
         s, u, v = out[0], out[1 : 1 + a.shape[0]], out[1 + a.shape[0] :]
         assert close(s, np.linalg.svd(a, compute_uv=False)) and close(u @ np.diag(s) @ v.T, a, 0.02)
+        assert close(u.T @ u, np.eye(k), 0.02) and close(v.T @ v, np.eye(k), 0.02)
     else:
         raise AssertionError(name)
 
@@ -223,7 +224,7 @@ def test_tolerances_and_malformed_answers():
 
 def test_inverse_error_is_sum_of_a_h_minus_identity_over_n():
     task, ex, parsed = examples("matrix_inverse", "fp15", n=1)
-    a, h = parsed[0][0][0], parsed[0][1]
+    a = parsed[0][0][0]
     v = judge(task, ex.take(np.zeros(2, dtype=np.int64)), [np.linalg.inv(a), np.linalg.inv(a) * 0.9])
     assert v.acc.tolist() == [True, np.abs(a @ (0.9 * np.linalg.inv(a)) - np.eye(5)).sum() / 5 < 0.05]
 

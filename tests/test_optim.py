@@ -35,7 +35,8 @@ def test_any_torch_optimizer_by_name_with_its_arguments():
     with pytest.raises(ConfigError, match="optimizer.name='Adamm': not a torch.optim optimiser"):
         build_optimizer(make_config("optimizer=torch", "optimizer.name=Adamm"), torch.nn.Linear(2, 2))
     with pytest.raises(ConfigError, match="optimizer.args"):
-        build_optimizer(make_config("optimizer=torch", "optimizer.name=SGD", "+optimizer.args.bogus=1"), torch.nn.Linear(2, 2))
+        build_optimizer(make_config("optimizer=torch", "optimizer.name=SGD", "+optimizer.args.bogus=1"),
+                        torch.nn.Linear(2, 2))
 
 
 @pytest.mark.parametrize("schedule, checks", [
@@ -123,8 +124,8 @@ def test_best_and_periodic_checkpoints(tmp_path):
 
 @pytest.mark.slow
 def test_beam_top_k_accuracy_is_at_least_greedy(tmp_path):
-    base = ["encoding.base=30", "architecture.enc_emb_dim=64", "architecture.dec_emb_dim=64", "schedule.epoch_size=6400",
-            "schedule.max_epoch=1", "eval.size=400", "hardware.device=cpu"]
+    base = ["encoding.base=30", "architecture.enc_emb_dim=64", "architecture.dec_emb_dim=64",
+            "schedule.epoch_size=6400", "schedule.max_epoch=1", "eval.size=400", "hardware.device=cpu"]
     greedy = train(make_config(*base), tmp_path / "g")
     beam = train(make_config(*base, "eval.beam_size=4"), tmp_path / "b")
     assert beam["valid_top1_acc"] == pytest.approx(greedy["valid_acc"], abs=0.02)
@@ -227,3 +228,10 @@ def test_a_cosine_period_fixes_the_decay_whatever_the_run_length():
     without = make_config("schedule=warmup_cosine", "schedule.warmup_steps=500").schedule
     assert math.isclose(without.factor(1_000, 1_500), 0.1 + 0.9 * 0.5)
     assert without.factor(1_000, 10_000) > 0.9  # over the run: barely started
+
+
+@pytest.mark.parametrize("key,value", [("stopping_criterion", "valid_accc,3"), ("validation_metrics", "_valid_loss")])
+def test_a_misspelt_metric_name_fails_at_the_first_evaluation(tmp_path, key, value):
+    with pytest.raises(ConfigError, match=f"schedule.{key}='{value}': the evaluation has no metric .*it has valid_"):
+        train(make_config(*TINY, f"schedule.{key}='{value}'", "schedule.max_epoch=1"), tmp_path)
+    assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.jsonl").exists()

@@ -59,7 +59,8 @@ def test_the_original_preset_is_the_originals_defaults():
 # LAWT's sweeps (lawt-reference.md section 4), as int2int keys: task, size, encoder and decoder layers / dims / heads,
 # optimiser, input / output encodings, max_len / max output length, stopping patience.
 LAWT_ALL = {"schedule.batch_size": 64, "schedule.epoch_size": 300_000, "hardware.precision": "fp16",
-            "optimizer.clip_grad_norm": 5.0, "architecture.dropout": 0.0, "architecture.positional_embeddings": "learned",
+            "optimizer.clip_grad_norm": 5.0, "architecture.dropout": 0.0,
+            "architecture.positional_embeddings": "learned",
             "architecture.share_inout_emb": True, "task.coeff_max": 10.0, "task.tolerance": 0.05}
 LAWT_SWEEPS = {
     # preset: (task, dim, (enc L, dim, heads), (dec L, dim, heads), (schedule, lr, warmup), (in, out), lens, stop)
@@ -88,7 +89,8 @@ def test_the_lawt_presets_are_lawts_sweeps(preset):
     assert {k: flat[k] for k in LAWT_ALL} == LAWT_ALL
     a = cfg.architecture
     assert (cfg.task.name, cfg.task.dim) == (task, dim)
-    assert (a.n_enc_layers, a.enc_emb_dim, a.n_enc_heads) == enc and (a.n_dec_layers, a.dec_emb_dim, a.n_dec_heads) == dec
+    assert (a.n_enc_layers, a.enc_emb_dim, a.n_enc_heads) == enc
+    assert (a.n_dec_layers, a.dec_emb_dim, a.n_dec_heads) == dec
     assert (cfg.schedule.name, cfg.optimizer.lr, cfg.schedule.warmup_steps) == (schedule, lr, warmup)
     assert (cfg.encoding.name, cfg.encoding.output) == (enc_in, enc_out)
     assert (cfg.data.max_len, cfg.eval.max_output_len) == (max_len, max_out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import subprocess
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def test_raising_max_epoch_keeps_a_decaying_schedules_horizon(tmp_path, caplog):
     train(make_config(*zero, "schedule.max_epoch=2"), tmp_path / "b")
     with pytest.raises(ConfigError, match="schedule.max_epoch=3: the run's cosine schedule decayed to lr 0"):
         train(make_config(*zero, "schedule.max_epoch=3"), tmp_path / "b")
+    # a cosine over a fixed period ignores the horizon: more epochs continue it
+    period = [*zero, "schedule.period_steps=40"]
+    train(make_config(*period, "schedule.max_epoch=2"), tmp_path / "c")
+    train(make_config(*period, "schedule.max_epoch=3"), tmp_path / "c")
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "c")]
+    assert lrs == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * s / 40)) for s in (7, 15, 23)])
 
 
 def test_a_crash_before_the_best_checkpoint_is_repaired_on_resume(tmp_path):

@@ -102,8 +102,8 @@ def test_mode_eval_of_a_data_budget_run_rebuilds_its_pool_held_out_and_train_set
     train(make_config(*TINY, "encoding.base=10", "data.budget=2000", "eval.held_out=true", "eval.train_size=300",
                       "schedule.max_epoch=1"), run)
     last = read_metrics(run)[-1]
-    proc = subprocess.run(launch_cmd("mode=eval", f"eval.checkpoint={run}", "+eval.generated.loguni.operands=loguniform",
-                                     f"hydra.run.dir={tmp_path / 'ev'}"),
+    proc = subprocess.run(launch_cmd("mode=eval", f"eval.checkpoint={run}",
+                                     "+eval.generated.loguni.operands=loguniform", f"hydra.run.dir={tmp_path / 'ev'}"),
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     (record,) = read_metrics(tmp_path / "ev")

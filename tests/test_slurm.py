@@ -82,7 +82,8 @@ class Sweep:
         return self.log.read_text(errors="replace")
 
     def jobs(self) -> dict[int, str]:
-        """Slurm job id (``<array>_<task>``, or ``<id>`` for a one-job sweep) of each job number, from the launcher's log lines."""
+        """Slurm job id (``<array>_<task>``, or ``<id>`` for a one-job sweep) of each job number, from the
+        launcher's log lines."""
         return {int(n): j for n, j in SLURM_JOB.findall(self.output())}
 
     def job_id(self, num: int, timeout: float = 120) -> str:

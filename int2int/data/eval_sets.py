@@ -59,7 +59,8 @@ def eval_sets(cfg: Config, task, source: Source) -> dict[str, Examples]:
             sets["valid"] = data
     sets.update(task.natural().extra_eval_sets(rng(e.seed, Stream.TASK_EVAL), e.size))
     for i, (name, changes) in enumerate(sorted(e.generated.items())):
-        sets[name] = generate(task.natural().variant(**dict(changes)), rng(e.seed, Stream.EXTRA_EVAL, i), e.size, max_len)
+        variant = task.natural().variant(**dict(changes))
+        sets[name] = generate(variant, rng(e.seed, Stream.EXTRA_EVAL, i), e.size, max_len)
     if e.train_size and source.pool is not None and (cfg.data.budget or cfg.data.repeat_size):
         pool = source.pool
         pick = rng(e.seed, Stream.TRAIN_SAMPLE).permutation(len(pool))[: e.train_size]

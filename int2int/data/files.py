@@ -45,7 +45,8 @@ def _open_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 def split_line(path: str | Path, lineno: int, line: str) -> tuple[list[str], list[str]]:
     parts = line.split("\t")
     if len(parts) != 2:
-        raise DataFileError(f"{path}, line {lineno}: expected exactly one TAB between input and output, found {len(parts) - 1}")
+        raise DataFileError(f"{path}, line {lineno}: expected exactly one TAB between input and output, "
+                            f"found {len(parts) - 1}")
     x, y = parts[0].split(), parts[1].split()
     if not x or not y:
         raise DataFileError(f"{path}, line {lineno}: the {'input' if not x else 'output'} is empty")

@@ -4,12 +4,13 @@ A training source hands out batches (``batch(n)``) and keeps a small ``state`` (
 checkpoint stores, so a resumed run sees exactly the examples an uninterrupted run would. Random choices
 draw from the run's training stream, whose state is checkpointed too.
 
-| settings | source |
-|---|---|
-| nothing | :class:`Fresh`: the task's generator, a new batch every step |
-| ``data.train_path`` | :class:`FileEpochs` (the file in memory, reshuffled at every pass) or, with ``data.batch_load``, :class:`FileStream` (chunks of ``data.reload_size`` lines) |
-| ``data.budget=N`` | :class:`Pool`: N examples (generated once, or the file's first N lines), drawn uniformly with repetition; with ``eval.held_out`` on a small finite domain, N inputs of the domain and the rest held out |
-| ``data.repeat_size=S`` | :class:`TwoSets`: S examples (generated once, or the file's first S lines) drawn with probability ``data.repeat_prob``, the others from the rest (fresh data, or the rest of the file) |
+- nothing: :class:`Fresh`, the task's generator, a new batch every step.
+- ``data.train_path``: :class:`FileEpochs` (the file in memory, reshuffled at every pass) or, with
+  ``data.batch_load``, :class:`FileStream` (chunks of ``data.reload_size`` lines).
+- ``data.budget=N``: :class:`Pool`, N examples (generated once, or the file's first N lines) drawn uniformly with
+  repetition; with ``eval.held_out`` on a small finite domain, N inputs of the domain and the rest held out.
+- ``data.repeat_size=S``: :class:`TwoSets`, S examples (generated once, or the file's first S lines) drawn with
+  probability ``data.repeat_prob``, the others from the rest (fresh data, or the rest of the file).
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ class Number:
         toks, mask = self.enc.tokens(np.asarray(values).reshape(-1))
         return compact(toks, mask)
 
-    def decode(self, ids: np.ndarray, lengths: np.ndarray, start: int | np.ndarray = 0) -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, ids: np.ndarray, lengths: np.ndarray,
+               start: int | np.ndarray = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(values n, valid n)``."""
         values, valid = self.enc.decode(ids, lengths, 1, start)
         return values[:, 0], valid

@@ -83,7 +83,8 @@ def build_encodings(cfg: Config) -> tuple[NumberEncoding, NumberEncoding]:
     if not enc_cfg.output or enc_cfg.output == enc_cfg.name:
         return inp, inp
     out_cls, schema = ENCODINGS.get(enc_cfg.output), ENCODINGS.schemas[enc_cfg.output]
-    shared = {k: v for k, v in vars(enc_cfg).items() if k in schema.__dataclass_fields__ and k not in ("name", "output")}
+    shared = {k: v for k, v in vars(enc_cfg).items()
+              if k in schema.__dataclass_fields__ and k not in ("name", "output")}
     out_cfg = schema(**{**shared, "name": enc_cfg.output})
     out_cfg.check(cfg)
     return inp, out_cls.from_config(out_cfg)

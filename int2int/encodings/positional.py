@@ -8,7 +8,6 @@ integers. Encoded and decoded on whole batches with lookup tables from token id 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 

@@ -41,10 +41,6 @@ class Vocabulary:
         except KeyError as err:
             raise KeyError(f"token {err.args[0]!r} is not in the vocabulary") from None
 
-    def lookup(self, tokens: Sequence[str], missing: int = -1) -> np.ndarray:
-        """Ids of ``tokens`` as an array, ``missing`` for tokens not in the vocabulary."""
-        return np.fromiter((self.stoi.get(t, missing) for t in tokens), dtype=np.int64, count=len(tokens))
-
     def tokens(self, ids: Sequence[int] | np.ndarray) -> list[str]:
         return list(self._itos_array[np.asarray(ids, dtype=np.int64)])
 

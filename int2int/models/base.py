@@ -139,7 +139,8 @@ class Seq2SeqModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_size: int = 1,
-                 length_penalty: float = 1.0, early_stopping: bool = True, state: Any = None) -> tuple[torch.Tensor, ...]:
+                 length_penalty: float = 1.0, early_stopping: bool = True,
+                 state: Any = None) -> tuple[torch.Tensor, ...]:
         """Decoded outputs: greedy ``(out B x T, lengths, ended)``, or with ``beam_size`` > 1 the finished
         hypotheses ``(out B x K x T, lengths B x K, ended B x K, scores B x K)``, best first. ``state``: the decoding
         state of these inputs if already built (:meth:`logits_and_start`)."""

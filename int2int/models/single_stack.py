@@ -13,8 +13,8 @@ class SingleStack(Seq2SeqModel):
     """Embeddings, one stack of self-attention layers with the ``side`` (``enc`` or ``dec``) options, and an
     output projection tied to the token embeddings."""
 
-    legacy_names = (("tok.", "emb.tok."), ("pos.", "emb.pos."), ("emb_norm.", "emb.norm."), ("layers.", "stack.layers."),
-                    ("norm.", "stack.norm."), ("loop.", "stack.loop."))
+    legacy_names = (("tok.", "emb.tok."), ("pos.", "emb.pos."), ("emb_norm.", "emb.norm."),
+                    ("layers.", "stack.layers."), ("norm.", "stack.norm."), ("loop.", "stack.loop."))
 
     def __init__(self, a: TransformerConfig, vocab_size: int, side: str):
         super().__init__(a, vocab_size)

@@ -3,9 +3,9 @@
 The vocabulary is built from the files (``data.train_path`` and ``data.eval_paths``). An output is right
 (``acc``) when its tokens equal the target's. It is well formed (``correct``) when it has the shape of the
 file's outputs: as many positional integers (``+``/``-`` then digit tokens, read in ``encoding.base``) when
-every output of the files is such, else only tokens that appear in outputs. The per-class key is the
-target's value when it is one integer (positional or a single numeric token like an elliptic curve's rank
-``2``, capped at ``task.max_class``), else the target's tokens.
+the first 1,000 outputs of the first evaluation file are such (decided once, for every set), else only tokens
+that appear in outputs. The per-class key is the target's value when it is one integer (positional, or a single
+numeric token like an elliptic curve's rank ``2``, capped at ``task.max_class``), else the target's tokens.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..config import Config, Mode, opt
 from ..data.examples import Examples
-from ..data.files import scan_file
+from ..data.files import load_file, scan_file
 from ..encodings import PAD, PositionalInts, Vocabulary
 from .base import TASKS, Task, TaskConfig, Verdict, cap
 
@@ -77,18 +77,20 @@ class FileTask(Task):
             except (KeyError, ValueError, AttributeError):
                 self.ints = None
         self.symbolic_numbers = all(t.lstrip("-").isdigit() for t in y_tokens)
+        self.token_ints = np.array([int(t) if t.lstrip("-").isdigit() else 0 for t in self.vocab.itos])
+        self.int_count = self.ints_per_output(load_file(cfg.data.eval_paths[0], self.vocab, cfg.data.max_len,
+                                                        limit=1000)) if cfg.data.eval_paths else None
 
     def generate(self, rng: np.random.Generator, n: int) -> Examples:
         raise RuntimeError("task=file cannot generate examples: it learns from data.train_path")
 
-    def _ints_of(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[int, np.ndarray] | None:
-        """How many positional integers every row holds (1 to 3) and their values, or None when they are not."""
-        if self.ints is None:
+    def ints_per_output(self, sample: Examples) -> int | None:
+        """How many positional integers (1 to 3) every output of ``sample`` holds, or None when they are not."""
+        if self.ints is None or not len(sample):
             return None
         for count in (1, 2, 3):
-            values, valid = self.ints.decode(ids, lengths, count)
-            if valid.all():
-                return count, values
+            if self.ints.decode(sample.y, sample.y_len, count)[1].all():
+                return count
         return None
 
     def verify(self, ex: Examples, pred: np.ndarray, pred_len: np.ndarray) -> Verdict:
@@ -96,21 +98,23 @@ class FileTask(Task):
         p = np.pad(pred, ((0, 0), (0, width - pred.shape[1])), constant_values=PAD)
         y = np.pad(ex.y, ((0, 0), (0, width - ex.y.shape[1])), constant_values=PAD)
         acc = (pred_len == ex.y_len) & (p == y).all(axis=1)
-        targets = self._ints_of(ex.y, ex.y_len)
-        if targets is not None:
-            _, correct = self.ints.decode(pred, pred_len, targets[0])
+        if self.int_count:
+            correct = self.ints.decode(pred, pred_len, self.int_count)[1]
         else:
             inside = self.output_tokens[p] | (np.arange(width)[None, :] >= pred_len[:, None])
             correct = inside.all(axis=1) & (pred_len > 0)
-        return Verdict(acc=acc, correct=correct, classes=self._classes(ex, targets))
+        return Verdict(acc=acc, correct=correct, classes=self.classes(ex))
 
-    def _classes(self, ex: Examples, targets: tuple[int, np.ndarray] | None) -> np.ndarray:
-        if targets is not None and targets[0] == 1:
-            return cap(targets[1][:, 0], self.cfg.max_class)
-        words = self.vocab.lines(ex.y, ex.y_len)
-        if self.symbolic_numbers and (ex.y_len == 1).all():
-            return cap(np.array([int(w) for w in words]), self.cfg.max_class)
-        return np.array(words, dtype=object)
+    def classes(self, ex: Examples) -> np.ndarray:
+        """The target's integer (capped) where it is one, else its tokens."""
+        keys = np.array(self.vocab.lines(ex.y, ex.y_len), dtype=object)
+        if self.int_count == 1:
+            values, valid = self.ints.decode(ex.y, ex.y_len, 1)
+            keys[valid] = cap(values[valid, 0], self.cfg.max_class)
+        elif self.symbolic_numbers:
+            one = ex.y_len == 1
+            keys[one] = cap(self.token_ints[ex.y[one, 0]], self.cfg.max_class)
+        return keys
 
     @property
     def max_input_len(self) -> int:

@@ -311,7 +311,8 @@ class FractionRoundTask(FractionTask):
         return [num, m2], np.floor_divide(num, m2)
 
     def from_input(self, num, den):
-        return Examples.of(self.input.encode(np.stack([num, den], axis=1)), self.output.encode(np.floor_divide(num, den)))
+        return Examples.of(self.input.encode(np.stack([num, den], axis=1)),
+                           self.output.encode(np.floor_divide(num, den)))
 
     @property
     def max_output_len(self) -> int:

@@ -48,8 +48,14 @@ class GcdConfig(IntPairConfig):
         self.require(0 < self.learned_threshold <= 1, "learned_threshold", "must be in (0, 1]")
         drawn_first = self.outcomes != Outcomes.natural or self.stratified_eval
         key = "stratified_eval" if self.stratified_eval else "outcomes"
-        self.require(not drawn_first or (self.max_int >= MAX_OUTCOME and self.min_int >= 1), key,
-                     f"needs task.min_int >= 1 and task.max_int >= {MAX_OUTCOME} (GCD drawn in 1..{MAX_OUTCOME})")
+        g = np.arange(1, MAX_OUTCOME + 1)
+        every_gcd = self.min_int >= 1 and bool((np.maximum(1, -(-self.min_int // g)) <= self.max_int // g).all())
+        self.require(not drawn_first or every_gcd, key, f"needs a multiple of every GCD in 1..{MAX_OUTCOME} between "
+                     f"task.min_int >= 1 and task.max_int (the GCD is drawn first), not [{self.min_int}, "
+                     f"{self.max_int}]")
+        self.require(not self.stratified_eval or self.max_class > MAX_OUTCOME, "max_class",
+                     f"must be > {MAX_OUTCOME} with task.stratified_eval (strat_gcd_learned counts GCD "
+                     f"1..{MAX_OUTCOME})")
 
 
 @TASKS.register("gcd", config=GcdConfig)

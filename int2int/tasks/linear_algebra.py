@@ -150,7 +150,7 @@ class MatrixTask(Task):
         shapes = self.operand_shapes(rows, cols)
         out_rows, out_cols = self.output_shape(rows, cols)
         answer = np.zeros((len(rows), int(out_rows.max()), int(out_cols.max())), dtype=self.answer_dtype)
-        for r, c in {(int(a), int(b)) for a, b in zip(rows, cols)}:  # one size at a time: batched linalg
+        for r, c in np.unique(np.stack([rows, cols], axis=1), axis=0).tolist():  # one size at a time: batched linalg
             pick = (rows == r) & (cols == c)
             ops = [op[pick][:, : int(sr[pick][0]), : int(sc[pick][0])] for op, (sr, sc) in zip(operands, shapes)]
             part = self.solve(ops)
@@ -203,12 +203,13 @@ class MatrixTask(Task):
                        in_shapes), extra={name: ok & (err < tol) for name, tol in TOLERANCES.items()})
 
     def classes(self, operands: list[np.ndarray], shapes: np.ndarray) -> np.ndarray:
-        if self.varying:
-            return np.array([f"{r}x{c}" for r, c in shapes[:, 0]], dtype=object)
+        if self.varying:  # "RxC"
+            rows, cols = shapes[:, 0, 0].astype(str), shapes[:, 0, 1].astype(str)
+            return np.char.add(np.char.add(rows, "x"), cols).astype(object)
         with np.errstate(divide="ignore", invalid="ignore"):
             cond = np.linalg.cond(operands[0])
         order = np.floor(np.log10(np.where(np.isfinite(cond), cond, 1e16))).astype(int)
-        return np.array([f"cond1e{min(k, 16)}" for k in order], dtype=object)
+        return np.char.add("cond1e", np.minimum(order, 16).astype(str)).astype(object)  # the decade of cond(A)
 
     # -- lengths ------------------------------------------------------------------------------------
     def max_shapes(self) -> tuple[list[tuple[int, int]], tuple[int, int]]:
@@ -233,7 +234,8 @@ class MatrixTask(Task):
 # --------------------------------------------------------------------------------------------------
 def inside(rows: np.ndarray, cols: np.ndarray, r_max: int, c_max: int) -> np.ndarray:
     """n x r_max x c_max: True inside each example's rows x cols."""
-    return (np.arange(r_max)[None, :, None] < rows[:, None, None]) & (np.arange(c_max)[None, None, :] < cols[:, None, None])
+    in_rows = np.arange(r_max)[None, :, None] < rows[:, None, None]
+    return in_rows & (np.arange(c_max)[None, None, :] < cols[:, None, None])
 
 
 def unflatten(values: np.ndarray, shapes: np.ndarray) -> np.ndarray:
@@ -331,7 +333,8 @@ def symmetric_matrices(rng: np.random.Generator, n: int, d: int, c: float, spect
         root = np.sqrt(c)
         m = rng.uniform(-root, root, size=(n, d, d))
         return np.einsum("nki,nkj->nij", m, m)
-    raw = rng.normal(0, c / np.sqrt(3), size=(n, d, d)) if entries == Entries.gaussian else rng.uniform(-c, c, (n, d, d))
+    gaussian = entries == Entries.gaussian
+    raw = rng.normal(0, c / np.sqrt(3), size=(n, d, d)) if gaussian else rng.uniform(-c, c, (n, d, d))
     wigner = np.tril(raw) + np.swapaxes(np.tril(raw, -1), 1, 2)
     if spectrum == Spectrum.semicircle:
         return wigner

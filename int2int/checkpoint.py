@@ -43,6 +43,15 @@ def encode_json(obj: Any) -> str:
     return json.dumps(obj, default=str)
 
 
+def checkpoint_epoch(run_dir: Path) -> int:
+    """The epochs a run directory's checkpoint holds (what a relaunch resumes from), 0 without one."""
+    try:
+        ckpt = load_checkpoint(run_dir, mmap=True)
+    except ConfigError:  # unreadable: the relaunch will say so
+        return 0
+    return 0 if ckpt is None else int(json.loads(ckpt["progress"])["epoch"])
+
+
 def checkpoint_config(run_dir: Path) -> dict[str, Any] | None:
     """The config (nested dict) of a run directory's checkpoint, read without loading its tensors."""
     ckpt = load_checkpoint(run_dir, mmap=True)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import Config, ConfigError, Mode, describe_change, to_dict
 from .data.files import DataFileError
-from .run_files import RUN_FILE, now, read_json, read_metrics, read_status, write_json, write_status
+from .run_files import RUN_FILE, now, read_json, read_status, write_json, write_status
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,9 @@ def run_status(run_dir: Path):
 def record_failure(run_dir: Path, err: BaseException) -> None:
     """``status.json`` of a run stopped by ``err``: preempted (an interruption: it resumes later) or failed."""
     status = "preempted" if isinstance(err, (KeyboardInterrupt, SystemExit)) else "failed"
-    done = read_metrics(run_dir)
-    write_status(run_dir, status, done[-1]["epoch"] if done else 0, "".join(traceback.format_exception(err)))
+    from .checkpoint import checkpoint_epoch
+
+    write_status(run_dir, status, checkpoint_epoch(run_dir), "".join(traceback.format_exception(err)))
 
 
 def finish_run(run_dir: Path, record: dict[str, Any]) -> float | None:
@@ -178,8 +179,9 @@ def record_run(config: Config, run_dir: Path, info: dict[str, Any], changed: dic
             history = read_json(path).get("history", [])
         except (OSError, ValueError):
             history = []
-    done = read_metrics(run_dir)
-    launch = {"started": now(), "from_epoch": done[-1]["epoch"] + 1 if done else 1,
+    from .checkpoint import checkpoint_epoch
+
+    launch = {"started": now(), "from_epoch": checkpoint_epoch(run_dir) + 1,
               "changed": {k: [old, new] for k, (old, new) in changed.items()}}
     if changed:
         log.info("relaunch with changed resumable keys: %s",

@@ -87,8 +87,8 @@ def test_relaunched_sweep_skips_finished_runs_and_continues_unfinished_ones(tmp_
     first = sweep(tmp_path, env, d, *args, "schedule.max_epoch=1")
     assert first.returncode == 0, output(first)[-6000:]
     dirs = {n: job_dir(d, n) for n in ("0", "1")}
-    names = sorted(p.name for p in dirs.values())  # the swept value, then a hash of every override
-    assert [n.split("-")[0] for n in names] == ["encoding.base=10", "encoding.base=30"], names
+    names = sorted(p.name for p in dirs.values())  # named from the overrides (max_epoch is resumable: left out)
+    assert names == ["+debug=tiny,encoding.base=10", "+debug=tiny,encoding.base=30"], names
     before = {n: ((dirs[n] / "metrics.jsonl").read_bytes(), (dirs[n] / "checkpoint.pt").stat().st_mtime_ns)
               for n in ("0", "1")}
 
@@ -160,8 +160,9 @@ def test_preset_composes_and_documents_itself(name, env, tmp_path):
     with initialize_config_dir(config_dir=str(int2int.CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+sweep={name}"], return_hydra_config=True)
         parser = OverridesParser.create()
-        swept = {key: list(parser.parse_overrides([f"{key}={values}"])[0].sweep_string_iterator())
-                 for key, values in cfg.hydra.sweeper.params.items()}
+        parsed = {key: parser.parse_overrides([f"{key}={values}"])[0] for key, values in cfg.hydra.sweeper.params.items()}
+        swept = {key: list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+                 for key, o in parsed.items()}  # a single value (seed: 0) is a sweep of one job
         assert swept and all(swept.values()), f"sweeps/{name}.yaml sweeps nothing"
         first = {key: values[0] for key, values in swept.items()}
         for key, values in swept.items():

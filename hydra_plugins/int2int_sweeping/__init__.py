@@ -243,10 +243,10 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
         run_dir = current_run_dir()
         if run_dir is not None:
-            from int2int.run_files import read_metrics, write_status
+            from int2int.checkpoint import checkpoint_epoch
+            from int2int.run_files import write_status
 
-            done = read_metrics(run_dir)
-            write_status(run_dir, "preempted", done[-1]["epoch"] if done else 0)
+            write_status(run_dir, "preempted", checkpoint_epoch(run_dir))
             log.warning("preempted: %s will resume from its last checkpoint", run_dir)
         return super().checkpoint(*args, **kwargs)
 
@@ -289,12 +289,12 @@ class SlurmLauncher(SubmititSlurmLauncher):
             lost = RuntimeError(f"Slurm job {job.job_id} ended without a result (state {job.state})")
             lost.__cause__ = err
             run_dir = run_dir_of(sweep_dir, overrides, num)
-            from int2int.run_files import read_metrics, read_status, write_status
+            from int2int.checkpoint import checkpoint_epoch
+            from int2int.run_files import read_status, write_status
 
             status = read_status(run_dir)
             if (run_dir / "run.json").exists() and (status is None or status["status"] != "finished"):
-                done = read_metrics(run_dir)
-                write_status(run_dir, "failed", done[-1]["epoch"] if done else 0, f"{lost}:\n{err}")
+                write_status(run_dir, "failed", checkpoint_epoch(run_dir), f"{lost}:\n{err}")
             ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
             ret.return_value = lost
             return ret

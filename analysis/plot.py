@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 AUTO = "auto"  #: pick the key from the config keys that vary across runs
 KINDS = ("curves", "heatmap", "classes")
+_LINE_STYLES = ("-", "--", ":", "-.")  # one per metric when curves show several
 _MAX_AUTO_ROWS = 6  # an automatic row facet is used only for keys with at most this many values
 _STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
@@ -169,62 +170,75 @@ def _facets(df: pd.DataFrame, row: str | None) -> list[tuple[str | None, pd.Data
 
 
 @_styled
-def plot_curves(runs: pd.DataFrame, y: str = "valid_acc", x: str = "examples", hue: str | None = AUTO,
-                row: str | None = AUTO, title: str | None = None, over: str | Sequence[str] | None = None,
-                band: str = "ci") -> Figure:
-    """``y`` (a metric) against ``x`` (``examples``, ``epoch``, ``steps``, ``wall_time``), one line per run,
-    coloured by the value of ``hue``; one panel per value of ``row``.
+def plot_curves(runs: pd.DataFrame, y: str | Sequence[str] = "valid_acc", x: str = "examples",
+                hue: str | None = AUTO, row: str | None = AUTO, title: str | None = None,
+                over: str | Sequence[str] | None = None, band: str = "ci") -> Figure:
+    """``y`` (a metric, or several drawn on the same axes with one line style each: ``["train_acc",
+    "valid_acc"]`` shows memorisation and generalisation together) against ``x`` (``examples``, ``epoch``,
+    ``steps``, ``wall_time``), one line per run, coloured by the value of ``hue``; one panel per value of ``row``.
 
     With ``over`` (e.g. ``"seed"``): one line per group of runs that differ only in the ``over``
     key(s), the mean of the group's runs at each value of ``x``, with a band: the 95% t interval of
     that mean (``band="ci"``; none where a single run has a value) or the range of the runs
     (``band="minmax"``).
     """
+    ys = [y] if isinstance(y, str) else list(dict.fromkeys(y))
+    if len(ys) > len(_LINE_STYLES):
+        raise ValueError(f"at most {len(_LINE_STYLES)} metrics on one figure, got {len(ys)}")
     over = [over] if isinstance(over, str) else list(over or [])
     keys = [k for k in varying_keys(runs) if k not in over]
     hue = _pick(hue, keys)
     row = _pick_row(row, runs, keys, exclude=[hue])
-    _require(runs, x, y, hue, row, *over)
-    df = runs[runs[x].notna() & runs[y].notna()]
+    _require(runs, x, *ys, hue, row, *over)
+    df = runs[runs[x].notna() & runs[ys].notna().any(axis=1)]
     if df.empty:
-        raise ValueError(f"no evaluation has both {x!r} and {y!r}")
+        raise ValueError(f"no evaluation has both {x!r} and {' or '.join(map(repr, ys))}")
     hue_values = sorted_values(df[hue]) + ([None] if df[hue].isna().any() else []) if hue else [None]
     colors = _palette(len(hue_values))
     color_of = {format_value(v): c for v, c in zip(hue_values, colors)}
     facets = _facets(df, row)
-    fig, axes = _figure(len(facets), width=8.5 if hue else 7, height_per_row=3.6)
+    fig, axes = _figure(len(facets), width=8.5 if hue or len(ys) > 1 else 7, height_per_row=3.6)
     for ax, (facet_title, sub) in zip(axes, facets):
-        if over:
-            _mean_curves(ax, sub, list(dict.fromkeys([k for k in (hue, row) if k] + keys)), x, y, hue, color_of, band)
-        else:
-            for _, run in sub.groupby("run_dir", sort=False):
+        for metric, style in zip(ys, _LINE_STYLES):
+            rows = sub[sub[metric].notna()]
+            if over:
+                group = list(dict.fromkeys([k for k in (hue, row) if k] + keys))
+                _mean_curves(ax, rows, group, x, metric, hue, color_of, band, style)
+                continue
+            for _, run in rows.groupby("run_dir", sort=False):
                 key = format_value(run[hue].iloc[0]) if hue else "none"
-                ax.plot(run[x].astype("float64").to_numpy(), run[y].astype("float64").to_numpy(),
-                        color=color_of[key], lw=1.5, alpha=0.85, marker="o" if len(run) <= 25 else None, ms=3)
-        ax.set_ylabel(y)
+                ax.plot(run[x].astype("float64").to_numpy(), run[metric].astype("float64").to_numpy(),
+                        color=color_of[key], ls=style, lw=1.5, alpha=0.85, marker="o" if len(run) <= 25 else None,
+                        ms=3)
+        ax.set_ylabel(" / ".join(ys))
         if facet_title:
             ax.set_title(facet_title, loc="left")
-        _percent_axis(ax.yaxis, y, df[y])
+        if all(_is_fraction(m, df[m]) for m in ys):
+            _percent_axis(ax.yaxis, ys[0], df[ys[0]])
         _count_axis(ax.xaxis, x)
         _style_axes(ax)
     axes[-1].set_xlabel(x)
+    handles = []
     if hue:
         counts = runs_only(df)[hue].map(format_value).value_counts().to_dict()
-        _legend(fig, _hue_handles(hue_values, colors, {v: counts.get(format_value(v), 0) for v in hue_values}), hue)
+        handles = _hue_handles(hue_values, colors, {v: counts.get(format_value(v), 0) for v in hue_values})
+    if len(ys) > 1:
+        handles += [Line2D([], [], color="0.3", ls=style, lw=1.5, label=m) for m, style in zip(ys, _LINE_STYLES)]
+    _legend(fig, handles, hue)
     spread = f", mean over {'/'.join(over)} ({'95% CI' if band == 'ci' else 'min-max'})" if over else ""
-    fig.suptitle(title or f"{y} vs {x}" + (f" by {hue}" if hue else "") + spread, fontweight="bold")
+    fig.suptitle(title or f"{' and '.join(ys)} vs {x}" + (f" by {hue}" if hue else "") + spread, fontweight="bold")
     return fig
 
 
 def _mean_curves(ax: Any, df: pd.DataFrame, keys: list[str], x: str, y: str, hue: str | None,
-                 color_of: dict[str, Any], kind: str) -> None:
+                 color_of: dict[str, Any], kind: str, style: str = "-") -> None:
     """One line per group of ``keys``: the mean of ``y`` over the group's runs at each ``x``, with its band."""
     stats = mean_band(df, keys, x, y, kind)
     groups = stats.groupby(keys, dropna=False, sort=False) if keys else [((), stats)]
     for _, g in groups:
         color = color_of[format_value(g[hue].iloc[0]) if hue else "none"]
         xs = g[x].astype("float64").to_numpy()
-        ax.plot(xs, g["mean"].to_numpy(), color=color, lw=1.8, marker="o" if len(g) <= 25 else None, ms=3)
+        ax.plot(xs, g["mean"].to_numpy(), color=color, ls=style, lw=1.8, marker="o" if len(g) <= 25 else None, ms=3)
         ax.fill_between(xs, g["low"].to_numpy(), g["high"].to_numpy(), color=color, alpha=0.2, linewidth=0)
 
 
@@ -446,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--x", help="curves: x axis column (default examples); heatmap: config key of the columns")
     parser.add_argument("--y", help="curves: the metric (default valid_acc); heatmap: config key of the rows; "
                                     "classes: a metric naming the eval set (test_acc -> test)")
-    parser.add_argument("--metric", help="the metric (default valid_acc); same as --y for curves")
+    parser.add_argument("--metric", nargs="+", help="the metric (default valid_acc); curves: one or more metrics "
+                                                    "on the same axes (--metric train_acc valid_acc)")
     parser.add_argument("--hue", help="config key: one colour per value (default: the first varying key; 'none': off)")
     parser.add_argument("--row", help="config key: one panel per value (curves/classes default: the second varying "
                                       "key if it has few values; 'none': off)")
@@ -477,15 +492,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if runs.empty:
             raise ValueError("no runs left to plot")
         if args.kind == "curves":
-            fig = plot_curves(runs, y=args.metric or args.y or "valid_acc", x=args.x or "examples",
+            fig = plot_curves(runs, y=args.metric or [args.y or "valid_acc"], x=args.x or "examples",
                               hue=_key_arg(args.hue), row=_key_arg(args.row), title=args.title,
                               over=[k for item in args.over or [] for k in item.split(",") if k], band=args.band)
+        elif args.metric and len(args.metric) > 1:
+            raise ValueError(f"--kind {args.kind} shows one metric, got --metric {' '.join(args.metric)}")
         elif args.kind == "heatmap":
-            fig = plot_heatmap(runs, x=_key_arg(args.x), y=_key_arg(args.y), metric=args.metric or "valid_acc",
+            fig = plot_heatmap(runs, x=_key_arg(args.x), y=_key_arg(args.y), metric=(args.metric or ["valid_acc"])[0],
                                agg=args.agg, row=_key_arg(args.row) if args.row else None, title=args.title)
         else:
             sets = list(pd.unique(classes["eval_set"].dropna())) if not classes.empty else []
-            eval_set = args.eval_set or _eval_set_of(args.metric or args.y, sets)
+            eval_set = args.eval_set or _eval_set_of((args.metric or [args.y])[0], sets)
             fig = plot_classes(runs, classes, hue=_key_arg(args.hue), eval_set=eval_set, row=_key_arg(args.row),
                                min_count=args.min_count, title=args.title)
         out = save(fig, args.output, dpi=args.dpi)

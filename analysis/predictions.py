@@ -2,6 +2,7 @@
 for the GCD task, a check of the GCD paper's three rules on that data.
 
     python -m analysis.predictions RUN_DIR [--set valid] [--epoch N] [--top 3]
+    python -m analysis.predictions SWEEP_DIR      # GCD runs: one line per run, next to the closed-form theory
 
 With ``eval.save_predictions=true`` the training code writes ``RUN_DIR/predictions/<set>-epoch<E>.parquet``,
 one row per example of the eval set: ``input``, ``target``, ``class`` and ``prediction`` (tokens, the
@@ -13,6 +14,11 @@ The rules (Charton, "Learning the greatest common divisor", ICLR 2024), for a mo
 1. its predictions are deterministic: all examples of a GCD get the same prediction;
 2. the GCD it learns (accuracy at least ``task.learned_threshold``) are products of primes dividing B;
 3. a GCD k is predicted as the largest learned GCD that divides k (base 10: 15 -> 5, 30 -> 10).
+
+and its theory (appendix C): with ``P(gcd = k) = 6 / (pi^2 k^2)`` on the natural test set, a model that
+predicts right exactly the GCD that are products of primes dividing B has natural accuracy
+``6/pi^2 * prod_{p | B} p^2 / (p^2 - 1)`` (:func:`gcd_theory`); the GCD a run did learn account for
+``sum_k 6 / (pi^2 k^2)`` over them (:func:`gcd_explained`).
 """
 
 from __future__ import annotations
@@ -176,6 +182,28 @@ def _products_of_primes_of(k: np.ndarray, base: int) -> np.ndarray:
     return rest == 1
 
 
+def _prime_factors(n: int) -> list[int]:
+    primes, d = [], 2
+    while d * d <= n:
+        if n % d == 0:
+            primes.append(d)
+            while n % d == 0:
+                n //= d
+        d += 1
+    return primes + ([n] if n > 1 else [])
+
+
+def gcd_theory(base: int) -> float:
+    """Natural accuracy of a model that predicts right every GCD that is a product of primes dividing
+    ``base``, and no other: ``6/pi^2 * prod_{p | base} p^2/(p^2 - 1)`` (base 2: 81.1%, 30: 95.0%)."""
+    return 6 / math.pi**2 * math.prod(p * p / (p * p - 1) for p in _prime_factors(base))
+
+
+def gcd_explained(learned: Sequence[int]) -> float:
+    """The share of the natural test set whose GCD is one of ``learned``: ``sum 6 / (pi^2 k^2)``."""
+    return 6 / math.pi**2 * sum(1 / (k * k) for k in set(int(k) for k in learned) if k > 0)
+
+
 def gcd_rules(classes: pd.DataFrame, base: int, threshold: float = DEFAULT_THRESHOLD,
               min_count: int = MIN_COUNT, min_share: float = MIN_SHARE) -> pd.DataFrame:
     """The verdict on each rule from :func:`gcd_classes`' table: columns ``rule`` (1, 2, 3),
@@ -262,11 +290,79 @@ def _ordinal(i: int) -> str:
     return {2: "2nd", 3: "3rd"}.get(i, f"{i}th")
 
 
+def _verdict(holds: Any) -> str:
+    return "cannot tell" if holds is pd.NA else "holds" if holds else "does not hold"
+
+
+def _gcd_setup(config: dict[str, Any]) -> tuple[int, float] | None:
+    """``(base, learned threshold)`` of a GCD run's config; None for another task."""
+    task = config.get("task") or {}
+    if task.get("name") != "gcd":
+        return None
+    return int((config.get("encoding") or {}).get("base")), float(task.get("learned_threshold", DEFAULT_THRESHOLD))
+
+
+def print_run(run_dir: Path, eval_set: str, epoch: int | None, top: int, min_count: int, min_share: float) -> None:
+    """One run: its per-class table, and for a GCD run the three rules and the theory."""
+    from .table import to_markdown
+
+    path, epoch = find_predictions(run_dir, eval_set, epoch)
+    preds = read_predictions(path)
+    summary = class_summary(preds, top=max(top, 1))
+    print(f"{run_dir}: set {eval_set}, epoch {epoch}: {len(preds):,} examples, accuracy {preds['acc'].mean():.1%}\n")
+    print(to_markdown(_display(summary, max(top, 1))))
+    setup = _gcd_setup(run_config(run_dir))
+    if setup is None:
+        return
+    base, threshold = setup
+    classes = gcd_classes(preds, base, threshold, min_count)
+    print(f"\nGCD rules (base {base}; learned: accuracy >= {threshold:.0%} on a GCD with at least "
+          f"{min_count} examples):")
+    for r in gcd_rules(classes, base, threshold, min_count, min_share).itertuples():
+        print(f"{r.rule}. {r.statement}: {_verdict(r.holds)}. {r.evidence[0].upper()}{r.evidence[1:]}.")
+    learned = classes.loc[classes["learned"], "gcd"].astype(int).tolist()
+    print(f"\nTheory: every product of primes dividing {base} learned gives {gcd_theory(base):.1%} natural accuracy; "
+          f"the {len(learned)} GCD learned here account for {gcd_explained(learned):.1%} of the natural test set.")
+
+
+def sweep_table(sweep_dir: Path, eval_set: str, min_count: int, min_share: float) -> pd.DataFrame:
+    """One row per GCD run under ``sweep_dir`` with predictions: its base, the last evaluation's accuracy on
+    ``eval_set`` next to :func:`gcd_theory` and :func:`gcd_explained`, the GCD learned on every saved set
+    (``strat`` counts the paper's "correct GCD"), and the verdict on each rule."""
+    rows = []
+    for run_dir in sorted({p.parent.parent for p in sweep_dir.glob(f"**/{PREDICTIONS_DIR}/*.parquet")}):
+        setup = _gcd_setup(run_config(run_dir))
+        if setup is None:
+            continue
+        base, threshold = setup
+        path, epoch = find_predictions(run_dir, eval_set)
+        preds = read_predictions(path)
+        classes = gcd_classes(preds, base, threshold, min_count)
+        learned = classes.loc[classes["learned"], "gcd"].astype(int).tolist()
+        verdicts = gcd_rules(classes, base, threshold, min_count, min_share)["holds"]
+        row = {"run": str(run_dir.relative_to(sweep_dir)), "base": base, "epoch": epoch,
+               f"{eval_set} acc (%)": f"{100 * float(preds['acc'].mean()):.2f}",
+               "theory (%)": f"{100 * gcd_theory(base):.1f}",
+               "learned GCD explain (%)": f"{100 * gcd_explained(learned):.1f}"}
+        for other in prediction_files(run_dir)["set"].unique():
+            other_classes = classes if other == eval_set else gcd_classes(
+                read_predictions(find_predictions(run_dir, other)[0]), base, threshold, min_count)
+            row[f"GCD learned ({other})"] = int(other_classes["learned"].sum())
+        row[f"learned ({eval_set})"] = " ".join(map(str, learned))
+        row["rules 1 2 3"] = " ".join({True: "yes", False: "no"}.get(v, "?") for v in verdicts.tolist())
+        rows.append(row)
+    if not rows:
+        raise FileNotFoundError(f"no GCD run with {PREDICTIONS_DIR}/ under {sweep_dir} (eval.save_predictions=true)")
+    return pd.DataFrame(rows).sort_values(["base", "run"], kind="stable").reset_index(drop=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m analysis.predictions",
-        description="Per-class predictions of one evaluation of a run (and the GCD paper's rules for a GCD run).")
-    parser.add_argument("run_dir", type=Path, help="a run directory with predictions/ (eval.save_predictions=true)")
+        description="Per-class predictions of one evaluation of a run (and the GCD paper's rules for a GCD run); "
+                    "for a sweep directory of GCD runs, one line per run with the rules and the theory.")
+    parser.add_argument("run_dir", type=Path, help="a run directory with predictions/ (eval.save_predictions=true), "
+                                                   "or a sweep directory holding such runs")
     parser.add_argument("--set", default="valid", dest="eval_set", help="the eval set (default valid)")
     parser.add_argument("--epoch", type=int, default=None, help="the evaluation (default: the last one saved)")
     parser.add_argument("--top", type=int, default=1, help="show the N most frequent predictions of each class")
@@ -279,23 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .table import to_markdown
 
     try:
-        path, epoch = find_predictions(args.run_dir, args.eval_set, args.epoch)
-        preds = read_predictions(path)
-        config = run_config(args.run_dir)
-        summary = class_summary(preds, top=max(args.top, 1))
-        print(f"{args.run_dir}: set {args.eval_set}, epoch {epoch}: {len(preds):,} examples, "
-              f"accuracy {preds['acc'].mean():.1%}\n")
-        print(to_markdown(_display(summary, max(args.top, 1))))
-        task = config.get("task") or {}
-        if task.get("name") == "gcd":
-            base = int((config.get("encoding") or {}).get("base"))
-            threshold = float(task.get("learned_threshold", DEFAULT_THRESHOLD))
-            classes = gcd_classes(preds, base, threshold, args.min_count)
-            print(f"\nGCD rules (base {base}; learned: accuracy >= {threshold:.0%} on a GCD with at least "
-                  f"{args.min_count} examples):")
-            for r in gcd_rules(classes, base, threshold, args.min_count, args.min_share).itertuples():
-                verdict = "cannot tell" if r.holds is pd.NA else "holds" if r.holds else "does not hold"
-                print(f"{r.rule}. {r.statement}: {verdict}. {r.evidence[0].upper()}{r.evidence[1:]}.")
+        if (args.run_dir / PREDICTIONS_DIR).is_dir() or not args.run_dir.is_dir():
+            print_run(args.run_dir, args.eval_set, args.epoch, args.top, args.min_count, args.min_share)
+        else:
+            print(to_markdown(sweep_table(args.run_dir, args.eval_set, args.min_count, args.min_share)))
     except (FileNotFoundError, ValueError, KeyError, TypeError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ Optimizer = torch.optim.Optimizer | functional_optim.FunctionalOptimizer
 class OptimizerConfig(Options):
     section: ClassVar[str] = "optimizer"
     name: str = opt("adam", "torch.optim optimiser.")
-    lr: float = opt(1e-3, "Peak learning rate (original default 1e-4).")
+    lr: float = opt(3e-4, "Peak learning rate (original default 1e-4; 1e-3 plateaus on GCD: docs/gcd-plateau.md).")
     weight_decay: float = opt(0.0, "Weight decay (decoupled for adamw, L2 for adam and sgd).")
     clip_grad_norm: float = opt(5.0, "Clip the gradient norm to this value; 0 disables clipping.")
 
@@ -123,7 +123,7 @@ class ScheduleConfig(Options):
     section: ClassVar[str] = "schedule"
     name: str = opt("constant", "Learning-rate schedule: constant after an optional linear warm-up.")
     epoch_size: int = opt(50_000, "Training examples per epoch; each epoch ends with an evaluation (original 300000).")
-    max_epoch: int = opt(6, "Number of epochs to train (original 100000).")
+    max_epoch: int = opt(12, "Number of epochs to train (original 100000).")
     batch_size: int = opt(128, "Training examples per optimisation step (original 32).")
     warmup_steps: int = opt(0, "Linear warm-up steps from 0 to the peak learning rate.")
     log_every: int = opt(100, "Log a line (step, examples/s, loss, learning rate) every N steps.")

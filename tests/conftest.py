@@ -68,6 +68,18 @@ def env():
     return e
 
 
+@pytest.fixture
+def fresh_hydra_version_base():
+    """Hydra's launcher conformance apps assume a process where no ``version_base`` was ever set (Hydra 1.1
+    defaults: a job runs in its output directory); the compose-API tests before them set 1.3 process-wide."""
+    from hydra.version import _UNSPECIFIED_, VersionBase
+
+    saved = VersionBase.instance().getbase()
+    VersionBase.instance().version_base = _UNSPECIFIED_
+    yield
+    VersionBase.instance().version_base = saved
+
+
 def task_config(name: str, base: int = 10, encoding: str = "positional", **task_kw) -> Config:
     """A whole config for task ``name`` with task options ``task_kw`` (built directly: faster than composing)."""
     from int2int.config import HardwareConfig

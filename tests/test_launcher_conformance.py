@@ -82,6 +82,7 @@ def small_jobs(submitit_dir: Path, name: str) -> list[str]:
 # Hydra's conformance suites
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.slurm
+@pytest.mark.usefixtures("fresh_hydra_version_base")
 @pytest.mark.parametrize("launcher_name", [LAUNCHER])
 class TestInt2intSlurmLauncher(LauncherTestSuite):
     """Sweeps of Hydra's test app (basic sweeper) in this process, each job a task of a Slurm job array."""

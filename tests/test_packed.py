@@ -95,7 +95,7 @@ def test_adam_and_sgd_runs_of_one_sweep_are_packed_apart(tmp_path, env):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert out.count("packed: 2 runs") == 2
-    assert sorted(runs(d)) == [(0, 0.001, "adam"), (0, 0.01, "sgd"), (1, 0.001, "adam"), (1, 0.01, "sgd")]
+    assert sorted(runs(d)) == [(0, 3e-4, "adam"), (0, 0.01, "sgd"), (1, 3e-4, "adam"), (1, 0.01, "sgd")]
 
 
 def test_a_packed_run_whose_loss_diverges_fails_alone(tmp_path, env):

@@ -20,6 +20,7 @@ import hydra_plugins.int2int_sweeping.packed  # noqa: E402,F401  (registers hydr
 LAUNCHER = "int2int_packed"
 
 
+@pytest.mark.usefixtures("fresh_hydra_version_base")
 @pytest.mark.parametrize("launcher_name, overrides", [(LAUNCHER, [])])
 class TestPackedLauncher(LauncherTestSuite):
     """Sweeps of Hydra's test app (basic sweeper) in this process."""

@@ -105,3 +105,41 @@ def test_the_ev_generators_preset_trains_on_each_spectrum_and_tests_on_the_other
     assert {v["eigen_distribution"] for v in cfg.eval.generated.values()} == spectra - {"semicircle"}
     swept = preset_params("lawt_ev_generators")["task.eigen_distribution"]
     assert set(swept.split(",")) == spectra
+
+
+# The GCD paper's setup (paper-results.md, "Learning the greatest common divisor"): 4+4 layers, 512 dims, 8 heads,
+# Adam lr 1e-5, batch 256, no schedule, operands uniform in 1..10^6, epochs of 300,000, a stratified test set.
+GCD_PAPER_SETUP = {
+    "task.name": "gcd", "task.min_int": 1, "task.max_int": 1_000_000, "task.operands": "uniform",
+    "task.stratified_eval": True,
+    "architecture.n_enc_layers": 4, "architecture.n_dec_layers": 4,
+    "architecture.enc_emb_dim": 512, "architecture.dec_emb_dim": 512,
+    "architecture.n_enc_heads": 8, "architecture.n_dec_heads": 8,
+    "optimizer.name": "adam", "optimizer.lr": 1e-5, "schedule.name": "constant", "schedule.warmup_steps": 0,
+    "schedule.batch_size": 256, "schedule.epoch_size": 300_000,
+}
+TABLE_2_BASES = [2, 3, 4, 5, 6, 7, 10, 11, 12, 15, 30, 31, 60, 100, 210, 211, 420, 997, 1000, 1024]
+
+
+def swept(name: str, key: str) -> list:
+    """The values a preset sweeps for ``key``, parsed as Hydra does (``0,1,2`` -> [0, 1, 2])."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    o = OverridesParser.create().parse_overrides([f"{key}={preset_params(name)[key]}"])[0]
+    return list(o.sweep_iterator()) if o.is_sweep_override() else [o.value()]
+
+
+@pytest.mark.parametrize("preset", ["gcd_bases", "gcd_table2", "gcd_base30", "gcd_loguniform"])
+def test_the_gcd_presets_are_the_papers_setup(preset):
+    flat = flatten(to_dict(make_config(f"+sweep={preset}")))
+    assert {k: flat[k] for k in GCD_PAPER_SETUP if k != "task.operands"} == \
+        {k: v for k, v in GCD_PAPER_SETUP.items() if k != "task.operands"}
+
+
+def test_the_gcd_sweeps_cover_the_papers_bases_and_seeds():
+    assert swept("gcd_bases", "encoding.base") == TABLE_2_BASES
+    assert swept("gcd_table2", "encoding.base") == TABLE_2_BASES and swept("gcd_table2", "seed") == list(range(6))
+    assert swept("gcd_base30", "encoding.base") == [30] and swept("gcd_base30", "seed") == list(range(6))
+    assert swept("gcd_loguniform", "task.operands") == ["uniform", "loguniform"]
+    assert swept("gcd_loguniform", "encoding.base") == [10, 1000]  # the paper's log-uniform bases
+    assert swept("gcd_bases_cpu", "encoding.base") == [2, 6, 10, 30, 31, 210]

@@ -89,7 +89,8 @@ def test_extending_a_sweeps_value_lists_finds_every_earlier_run(tmp_path, env):
 
 
 def test_raising_max_epoch_keeps_a_decaying_schedules_horizon(tmp_path, caplog):
-    args = [*TINY, "schedule=warmup_cosine", "schedule.warmup_steps=2", "schedule.min_lr_ratio=0.1"]
+    args = [*TINY, "optimizer.lr=1e-3", "schedule=warmup_cosine", "schedule.warmup_steps=2",
+            "schedule.min_lr_ratio=0.1"]
     train(make_config(*args, "schedule.max_epoch=2"), tmp_path / "a")
     first = read_metrics(tmp_path / "a")
     assert 0.1 * 1e-3 < first[-1]["lr"] < 0.12 * 1e-3  # the last step before the horizon (16 steps), nearly decayed
@@ -98,7 +99,7 @@ def test_raising_max_epoch_keeps_a_decaying_schedules_horizon(tmp_path, caplog):
     assert "keeps its horizon of 16 steps" in caplog.text
     assert read_metrics(tmp_path / "a")[-1]["lr"] == pytest.approx(0.1 * 1e-3)  # the extra epoch: the final lr
     # a schedule that decayed to 0 would train no more: refused
-    zero = [*TINY, "schedule=cosine", "schedule.min_lr_ratio=0"]
+    zero = [*TINY, "optimizer.lr=1e-3", "schedule=cosine", "schedule.min_lr_ratio=0"]
     train(make_config(*zero, "schedule.max_epoch=2"), tmp_path / "b")
     with pytest.raises(ConfigError, match="schedule.max_epoch=3: the run's cosine schedule decayed to lr 0"):
         train(make_config(*zero, "schedule.max_epoch=3"), tmp_path / "b")

@@ -300,10 +300,8 @@ def test_a_real_sweep_is_followed_while_it_runs(tmp_path):
     The sweeper names run directories from their overrides (``...seed=1...``), not from job numbers."""
     sweep = tmp_path / "real"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "launch.py", "-m", f"hydra.sweep.dir={sweep}", "schedule.epoch_size=20000",
-           "schedule.max_epoch=3", "architecture.enc_emb_dim=32", "architecture.dec_emb_dim=32",
-           "architecture.n_enc_heads=2", "architecture.n_dec_heads=2", "eval.size=200", "schedule.log_every=5",
-           "hardware.device=cpu", "seed=0,1"]
+    cmd = [sys.executable, "launch.py", "-m", f"hydra.sweep.dir={sweep}", "+debug=tiny", "schedule.epoch_size=20000",
+           "schedule.max_epoch=3", "schedule.log_every=5", "seed=0,1"]
     log_path = tmp_path / "sweep.log"
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -160,7 +160,8 @@ def test_preset_composes_and_documents_itself(name, env, tmp_path):
     with initialize_config_dir(config_dir=str(int2int.CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+sweep={name}"], return_hydra_config=True)
         parser = OverridesParser.create()
-        parsed = {key: parser.parse_overrides([f"{key}={values}"])[0] for key, values in cfg.hydra.sweeper.params.items()}
+        parsed = {key: parser.parse_overrides([f"{key}={values}"])[0]
+                  for key, values in cfg.hydra.sweeper.params.items()}
         swept = {key: list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
                  for key, o in parsed.items()}  # a single value (seed: 0) is a sweep of one job
         assert swept and all(swept.values()), f"sweeps/{name}.yaml sweeps nothing"

@@ -495,6 +495,16 @@ def test_plot_kinds(results: Path, tmp_path: Path) -> None:
     assert "valid_acc vs examples by encoding.base" in fig._suptitle.get_text()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["10  (3 runs)", "30  (3 runs)"]
 
+    fig = plot.plot_curves(runs, y=["valid_acc", "valid_perfect"], row=None)  # two metrics: a line style each
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "valid_acc / valid_perfect" and "valid_acc and valid_perfect vs examples" in \
+        fig._suptitle.get_text()
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-2:] == ["valid_acc", "valid_perfect"]
+    n_runs = runs["run_dir"].nunique()
+    assert sorted(line.get_linestyle() for line in ax.get_lines()) == ["-"] * n_runs + ["--"] * n_runs
+    assert plot.main([str(results), "--kind", "heatmap", "--metric", "valid_acc", "valid_perfect", "-o",
+                      str(tmp_path / "two.png")]) == 2  # a heatmap shows one metric
+
     fig = plot.plot_heatmap(runs, x="encoding.base", y="architecture.n_enc_layers", agg="best")
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("encoding.base", "architecture.n_enc_layers")

@@ -145,3 +145,44 @@ def test_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "GCD rules" not in capsys.readouterr().out
     assert P.main([str(tmp_path), "--set", "test"]) == 2
     assert "no predictions of the set 'test'" in capsys.readouterr().err
+
+
+def test_gcd_theory_is_the_papers_closed_form() -> None:
+    # (6/pi^2) * prod p^2/(p^2-1), checked against a direct sum of P(gcd = k) = 6/(pi^2 k^2) over the k whose
+    # primes all divide the base (k up to 10^6: the tail beyond is below 1e-6)
+    import math
+
+    for base in (2, 3, 6, 10, 30, 31, 210, 1000, 1024):
+        primes = [p for p in range(2, base + 1) if base % p == 0 and all(p % q for q in range(2, p))]
+        direct = 0.0
+        for k in range(1, 10**6):
+            rest = k
+            for p in primes:
+                while rest % p == 0:
+                    rest //= p
+            if rest == 1:
+                direct += 6 / (math.pi**2 * k * k)
+        assert P.gcd_theory(base) == pytest.approx(direct, abs=1e-6), base
+    # the paper's single-prime figures (appendix C): base 2: 81.1%, 3: 68.4%, 31: 60.9%
+    assert [round(100 * P.gcd_theory(b), 1) for b in (2, 3, 31)] == [81.1, 68.4, 60.9]
+    assert P.gcd_explained([1, 2, 2, 5]) == pytest.approx(6 / math.pi**2 * (1 + 1 / 4 + 1 / 25))
+
+
+def test_sweep_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    holds = {1: [1] * 30, 2: [2] * 10, 3: [1] * 8, 4: [4] * 9 + [2], 5: [5] * 6, 6: [2] * 5, 12: [4] * 5}
+    write_predictions(tmp_path / "encoding.base=10,seed=0", holds)
+    write_predictions(tmp_path / "encoding.base=10,seed=0", {k: v[:5] for k, v in holds.items()}, eval_set="strat")
+    write_predictions(tmp_path / "encoding.base=10,seed=1", CASE)
+    write_predictions(tmp_path / "other", CASE, task="modular_add")  # not a GCD run: left out
+    table = P.sweep_table(tmp_path, "valid", P.MIN_COUNT, P.MIN_SHARE)
+    assert table["run"].tolist() == ["encoding.base=10,seed=0", "encoding.base=10,seed=1"]
+    first, second = table.to_dict("records")
+    assert first["learned (valid)"] == "1 2 4 5" and first["GCD learned (valid)"] == 4
+    assert first["GCD learned (strat)"] == 4 and pd.isna(second["GCD learned (strat)"])
+    assert (first["rules 1 2 3"], second["rules 1 2 3"]) == ("yes yes yes", "no no no")
+    assert first["theory (%)"] == "84.4" and first["valid acc (%)"] == f"{100 * 55 / 74:.2f}"
+    assert first["learned GCD explain (%)"] == f"{100 * P.gcd_explained([1, 2, 4, 5]):.1f}"
+    assert P.main([str(tmp_path)]) == 0
+    assert "| encoding.base=10,seed=1 |" in capsys.readouterr().out.replace("  ", " ")
+    with pytest.raises(FileNotFoundError, match="no GCD run"):
+        P.sweep_table(tmp_path / "other", "valid", P.MIN_COUNT, P.MIN_SHARE)

@@ -134,8 +134,10 @@ class ScheduleConfig(Options):
                                   "(`_` prefix: lower is better), e.g. valid_acc,_valid_xe_loss.")
     save_periodic: int = opt(0, "Also keep checkpoint-<epoch>.pt every N epochs; 0: never.")
 
-    #: Whether the schedule decays towards the last step (its horizon is then fixed when the run starts).
-    decays: ClassVar[bool] = False
+    @property
+    def decays(self) -> bool:
+        """Whether the rate decays towards the run's last step (its horizon is then fixed when the run starts)."""
+        return False
 
     def check(self, cfg: Config) -> None:
         self.require_positive("epoch_size", "max_epoch", "batch_size", "log_every", "accumulate_gradients")
@@ -172,7 +174,10 @@ class DecayConfig(ScheduleConfig):
     """Schedules that decay the learning rate to ``min_lr_ratio`` x lr at the last step."""
 
     min_lr_ratio: float = opt(0.0, "Final learning rate as a fraction of the peak.")
-    decays: ClassVar[bool] = True
+
+    @property
+    def decays(self) -> bool:
+        return True
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)
@@ -205,6 +210,10 @@ class CosineConfig(DecayConfig):
     def check(self, cfg: Config) -> None:
         super().check(cfg)
         self.require_positive("period_steps", strict=False)
+
+    @property
+    def decays(self) -> bool:
+        return not self.period_steps  # over a fixed period, the rate does not depend on the run's horizon
 
     def decay_steps(self, total_steps: int) -> int:
         return self.period_steps or super().decay_steps(total_steps)

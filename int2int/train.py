@@ -228,9 +228,7 @@ def keep_horizon(run: Run, horizon: int) -> None:
     p, s = run.progress, run.cfg.schedule
     if not p.total_steps:  # a checkpoint written before horizons were stored
         p.total_steps = horizon
-    if s.decays and getattr(s, "period_steps", 0):  # a cosine over a fixed period: the horizon changes nothing
-        p.total_steps = horizon
-    elif s.decays and horizon > p.total_steps:
+    if s.decays and horizon > p.total_steps:
         if s.min_lr_ratio == 0:
             raise ConfigError(f"schedule.max_epoch={s.max_epoch}: the run's {s.name} schedule decayed to lr 0 at its "
                               f"horizon of {p.total_steps} steps; training further would not change the model (start "

@@ -1,6 +1,6 @@
 """Decoding for every architecture: batched greedy decoding and beam search, both on the model's decoding state.
 
-Both drive a model through :meth:`~int2int.models.base.Seq2SeqModel.start`, ``step`` and ``reorder``, so each
+Both drive a model through :meth:`~int2int.models.base.Seq2SeqModel.start`, ``step`` and ``reorder_beams``, so each
 architecture implements one decoding step and gets both. ``max_len`` is the longest output, in tokens, without
 ``<eos>``; an output that reaches it without ``<eos>`` is cut and flagged as not ended (never judged right).
 """
@@ -63,7 +63,11 @@ def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_
     b, k, dev = x.shape[0], beam_size, x.device
     steps = model.max_steps(max_len)
     state = model.start(x, x_len, steps) if state is None else state
-    state = model.reorder(state, torch.arange(b, device=dev).repeat_interleave(k))
+    # the first step is the same for an input's K hypotheses (all start from <eos>, only the first is live): it is
+    # taken once per input, then the state is repeated K times
+    first = model.step(state, torch.full((b,), EOS, dtype=torch.long, device=dev), 0)
+    state = model.reorder_beams(state, torch.arange(b, device=dev).repeat_interleave(k))
+    logits = first.repeat_interleave(k, dim=0)
     live_tokens = torch.full((b * k, steps), PAD, dtype=torch.long, device=dev)
     live_scores = torch.full((b, k), NEG_INF, device=dev)
     live_scores[:, 0] = 0.0  # every beam starts as a copy of the first: only one is live
@@ -72,10 +76,9 @@ def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_
     fin_norm = torch.full((b, k), NEG_INF, device=dev)
     fin_ended = torch.zeros((b, k), dtype=torch.bool, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
-    tok = torch.full((b * k,), EOS, dtype=torch.long, device=dev)
     rows = torch.arange(b, device=dev)[:, None]
     for pos in range(steps):
-        logp = F.log_softmax(model.step(state, tok, pos).float(), dim=-1)
+        logp = F.log_softmax(logits.float(), dim=-1)
         v = logp.shape[-1]
         cand = (live_scores.view(-1, 1) + logp).view(b, k * v)
         n_cand = min(2 * k, k * v)
@@ -108,7 +111,7 @@ def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_
         src = (rows * k + beam.gather(1, order)).view(-1)
         live_tokens = live_tokens[src]
         live_tokens[:, pos] = word.gather(1, order).view(-1)
-        state = model.reorder(state, src)
+        state = model.reorder_beams(state, src)
         tok = torch.where(live_scores.view(-1) > NEG_INF, live_tokens[:, pos], PAD)
         full = (fin_norm > NEG_INF).all(dim=1)
         if early_stopping:
@@ -118,5 +121,6 @@ def beam_search(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_
             done |= full & (fin_norm[:, -1] >= bound)
         if bool(done.all()):
             break
+        logits = model.step(state, tok, pos + 1)
     width = max(int(fin_len.max()), 1)
     return fin_tokens[:, :, :width], fin_len, fin_ended, fin_norm

@@ -45,7 +45,7 @@ class TableModel:
             logits[i, EOS], logits[i, A], logits[i, B] = (math.log(v) if v > 0 else -math.inf for v in p)
         return logits
 
-    def reorder(self, state, index):
+    def reorder_beams(self, state, index):
         return [state[i] for i in index.tolist()]
 
 

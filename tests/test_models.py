@@ -138,6 +138,14 @@ def test_option_family_learns_checkpoints_and_decodes_like_uncached(case):
                 assert torch.equal(sub[0], out[rows][:, : sub[0].shape[1]])
                 shared = beam_search(model, b.x, b.x_len, max_len, 3, state=state)
                 assert all(torch.equal(u, v) for u, v in zip(shared, (bo, bl, be, scores)))
+        # an encoder's memory kept once per input for its hypotheses (reorder_beams) decodes as moving every row
+        model.reorder_beams = model.reorder
+        try:
+            moved = beam_search(model, b.x, b.x_len, max_len, 3)
+        finally:
+            del model.reorder_beams
+        assert all(torch.equal(u, v) for u, v in zip(moved[:3], (bo, bl, be)))
+        assert torch.allclose(moved[3], scores, atol=1e-5)
     else:
         assert bo.shape[1] == 1 and torch.equal(bl[:, 0], lengths)
         tokens = model.logits(b.x, b.x_len, torch.zeros(32, max_len + 1, dtype=torch.long)).argmax(-1)

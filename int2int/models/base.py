@@ -123,8 +123,15 @@ class Seq2SeqModel(nn.Module):
         raise NotImplementedError
 
     def reorder(self, state: Any, index: torch.Tensor) -> Any:
-        """The state of the rows ``index`` (beam search selects and repeats rows)."""
+        """The state of the rows ``index`` (evaluation decodes a subset of a batch)."""
         raise NotImplementedError
+
+    def reorder_beams(self, state: Any, index: torch.Tensor) -> Any:
+        """The state of beam search's hypotheses ``index``, rows input-major (K per input), each taken from its own
+        input's rows: beam search first repeats every input K times, then at each step keeps or repeats hypotheses
+        within their input. So a model may keep what depends on the input alone (an encoder's memory) once per
+        input; by default every row is moved (:meth:`reorder`)."""
+        return self.reorder(state, index)
 
     def logits_and_start(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor,
                          max_len: int) -> tuple[torch.Tensor, Any]:

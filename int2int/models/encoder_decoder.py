@@ -102,3 +102,8 @@ class EncoderDecoder(Seq2SeqModel):
     def reorder(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
         return {"mask": state["mask"][index], "mem_kv": [(k[index], v[index]) for k, v in state["mem_kv"]],
                 "cache": [c.reorder(index) for c in state["cache"]]}
+
+    def reorder_beams(self, state: dict[str, Any], index: torch.Tensor) -> dict[str, Any]:
+        """Only the self-attention caches move: the encoder's keys, values and mask stay one per input, and the
+        cross-attention reads them for all the input's hypotheses at once (:class:`~.layers.CrossAttention`)."""
+        return {**state, "cache": [c.reorder(index) for c in state["cache"]]}

@@ -16,10 +16,12 @@ NEG_INF = float("-inf")
 
 
 @torch.no_grad()
-def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, state=None):
+def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, state=None, prefix: torch.Tensor | None = None):
     """Outputs (B x T, ``<pad>`` after the end, no ``<eos>``), their lengths, and whether each ended.
 
-    Stops as soon as every sequence has produced ``<eos>``. ``state``: ``model.start``'s, when already built."""
+    Stops as soon as every sequence has produced ``<eos>``. ``state``: ``model.start``'s, when already built.
+    ``prefix`` (B x P): the first P tokens greedy decoding gives, known beforehand (evaluation reads them off the
+    teacher-forced pass), whose keys and values ``state`` already holds: decoding takes up at position P."""
     if not model.autoregressive:
         return model.predict(x, x_len, max_len)
     b, dev = x.shape[0], x.device
@@ -29,8 +31,9 @@ def greedy(model, x: torch.Tensor, x_len: torch.Tensor, max_len: int, state=None
     lengths = torch.full((b,), steps, dtype=torch.long, device=dev)
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     tok = torch.full((b,), EOS, dtype=torch.long, device=dev)
+    known = 0 if prefix is None else min(prefix.shape[1], steps)
     for pos in range(steps):
-        nxt = model.step(state, tok, pos).argmax(dim=-1)
+        nxt = prefix[:, pos] if pos < known else model.step(state, tok, pos).argmax(dim=-1)
         ended = ~done & (nxt == EOS)
         lengths = torch.where(ended, pos, lengths)
         done |= ended

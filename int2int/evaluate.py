@@ -63,14 +63,15 @@ class Judged:
 
 
 @torch.no_grad()
-def teacher_forced(model, b, max_output_len: int) -> tuple[float, np.ndarray, Any]:
-    """Summed cross-entropy of a batch, whether each example's argmax prediction is its target exactly, and the
-    model's decoding state of the batch when it comes with the same pass (else None)."""
+def teacher_forced(model, b, max_output_len: int) -> tuple[float, np.ndarray, Any, torch.Tensor]:
+    """Summed cross-entropy of a batch, whether each example's argmax prediction is its target exactly, the
+    model's decoding state of the batch when it comes with the same pass (else None), and the argmax tokens."""
     logits, state = model.logits_and_start(b.x, b.x_len, b.y_in, max_output_len)
     loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), b.y_out.flatten(), ignore_index=PAD,
                                              reduction="sum")
-    hit = (logits.argmax(dim=-1) == b.y_out) | (b.y_out == PAD)
-    return float(loss), hit.all(dim=1).cpu().numpy(), state
+    pred = logits.argmax(dim=-1)
+    hit = (pred == b.y_out) | (b.y_out == PAD)
+    return float(loss), hit.all(dim=1).cpu().numpy(), state, pred
 
 
 @torch.no_grad()
@@ -88,9 +89,9 @@ def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, 
     for start in range(0, len(data), cfg.batch_size):
         ex = data.take(slice(start, start + cfg.batch_size))
         b = to_tensors(ex, device)
-        loss, tf_perfect, state = teacher_forced(model, b, max_output_len)
+        loss, tf_perfect, state, pred = teacher_forced(model, b, max_output_len)
         loss_sum, n_tokens = loss_sum + loss, n_tokens + b.n_tokens
-        out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len, state)
+        out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len, state, pred)
         j = Judged(task, ex, out, lengths, ended)
         parts["acc"].append(tf_perfect | j.acc.any(axis=1))
         parts["top1"].append(j.acc[:, 0])
@@ -125,11 +126,16 @@ def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, 
 
 
 def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig, max_output_len: int,
-           state: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           state: Any = None, pred: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hypotheses (n x K x T), lengths and ended flags (n x K) of a batch. Greedy decoding of an example whose
     teacher-forced prediction is perfect gives its target, token for token: only the others are decoded (as the
     original does), which makes evaluation cheaper the better the model. ``state``: the batch's decoding state
-    from the teacher-forced pass (its encoder output), or None."""
+    from the teacher-forced pass (its encoder output, and the keys and values of its positions when the model
+    keeps them), or None; ``pred``: that pass's argmax tokens.
+
+    Greedy decoding of the others repeats the teacher-forced argmax up to each one's first wrong token (its inputs
+    are the target's until then): where the state holds the pass's positions, decoding takes up after the earliest
+    first wrong token of the batch, and always skips its first step."""
     k = cfg.beam_size
     if k > 1:  # every example: the best hypothesis of each is top1_acc
         gen = model.generate(b.x, b.x_len, max_output_len, k, cfg.beam_length_penalty, cfg.beam_early_stopping,
@@ -144,8 +150,14 @@ def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig, max_
     if todo.size:
         rows = torch.from_numpy(todo).to(b.x.device)
         sub = None if state is None else model.reorder(state, rows)
+        prefix = None
+        cached = 0 if state is None or pred is None else model.teacher_forced_positions(state)
+        if cached:
+            wrong = (pred[rows] != b.y_out[rows]) & (b.y_out[rows] != PAD)
+            prefix = pred[rows, : min(cached, int(wrong.int().argmax(dim=1).min()) + 1)]
         gen_out, gen_len, gen_ended = (t.cpu().numpy() for t in model.generate(b.x[rows], b.x_len[rows],
-                                                                                max_output_len, state=sub))
+                                                                                max_output_len, state=sub,
+                                                                                prefix=prefix))
         if gen_out.shape[1] > out.shape[2]:
             out = np.pad(out, ((0, 0), (0, 0), (0, gen_out.shape[1] - out.shape[2])), constant_values=PAD)
         out[todo, 0, :] = PAD

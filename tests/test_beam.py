@@ -165,7 +165,8 @@ class TableSeq2Seq(TableModel):
     def logits_and_start(self, x, x_len, y_in, max_len):
         return self.logits(x, x_len, y_in), None
 
-    def generate(self, x, x_len, max_len, beam_size=1, length_penalty=1.0, early_stopping=True, state=None):
+    def generate(self, x, x_len, max_len, beam_size=1, length_penalty=1.0, early_stopping=True, state=None,
+                 prefix=None):
         from int2int.decoding import greedy
 
         if beam_size == 1:

@@ -17,7 +17,7 @@ from int2int.data.sources import Source
 from int2int.data.tensors import to_tensors
 from int2int.decoding import beam_search, greedy
 from int2int.encodings import EOS, PAD
-from int2int.evaluate import evaluate
+from int2int.evaluate import decode, evaluate
 from int2int.models import ARCHITECTURES, build_model
 from int2int.models.layers import TransformerConfig
 from int2int.run_files import read_metrics
@@ -138,6 +138,30 @@ def test_option_family_learns_checkpoints_and_decodes_like_uncached(case):
                 assert torch.equal(sub[0], out[rows][:, : sub[0].shape[1]])
                 shared = beam_search(model, b.x, b.x_len, max_len, 3, state=state)
                 assert all(torch.equal(u, v) for u, v in zip(shared, (bo, bl, be, scores)))
+                # evaluation's greedy decoding takes up after the teacher-forced pass's known prefix: the rows it
+                # decodes (the imperfect ones), then only those whose first wrong token comes later (a longer
+                # prefix), get what decoding from scratch gives
+                kept = model.teacher_forced_positions(state)
+                assert kept == (b.y_in.shape[1] if case.startswith("enc_dec") and "act" not in case else 0)
+                pred = logits.argmax(-1)
+                wrong = (pred != b.y_out) & (b.y_out != PAD)
+                first_wrong = torch.where(wrong.any(1), wrong.int().argmax(dim=1), pred.shape[1]).numpy()
+                # after its first wrong token a row's teacher-forced argmax is not what greedy decoding gives (its
+                # inputs differ): <pad> there, which decoding cannot produce, shows a prefix taken too far
+                after = torch.arange(pred.shape[1])[None, :] > torch.from_numpy(first_wrong)[:, None]
+                pred = torch.where(after, PAD, pred)
+                ex = task.generate(np.random.default_rng(0), 32)
+                assert torch.equal(to_tensors(ex, torch.device("cpu")).x, b.x)
+                perfect = first_wrong == pred.shape[1]  # evaluation decodes only the others
+                later = ~perfect & (first_wrong >= 1)
+                for skipped in (perfect, ~later):
+                    got, got_len, got_ended = decode(model, b, ex, skipped, SimpleNamespace(beam_size=1), max_len,
+                                                     state, pred)
+                    rows = np.nonzero(~skipped)[0]
+                    assert np.array_equal(got_len[rows, 0], lengths.numpy()[rows])
+                    assert np.array_equal(got_ended[rows, 0], ended.numpy()[rows])
+                    assert np.array_equal(got[rows, 0, : out.shape[1]], out.numpy()[rows])
+                    assert (got[rows, 0, out.shape[1]:] == PAD).all()
         # an encoder's memory kept once per input for its hypotheses (reorder_beams) decodes as moving every row
         model.reorder_beams = model.reorder
         try:

@@ -133,6 +133,12 @@ class Seq2SeqModel(nn.Module):
         input; by default every row is moved (:meth:`reorder`)."""
         return self.reorder(state, index)
 
+    def teacher_forced_positions(self, state: Any) -> int:
+        """How many decoder positions of the teacher-forced pass the decoding state from :meth:`logits_and_start`
+        holds (their keys and values): greedy decoding can take up after them (see :func:`~int2int.decoding.greedy`'s
+        ``prefix``). 0 by default."""
+        return 0
+
     def logits_and_start(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor,
                          max_len: int) -> tuple[torch.Tensor, Any]:
         """Teacher-forced logits and the decoding state of the same inputs for outputs of up to ``max_len`` tokens
@@ -147,14 +153,15 @@ class Seq2SeqModel(nn.Module):
     @torch.no_grad()
     def generate(self, x: torch.Tensor, x_len: torch.Tensor, max_len: int, beam_size: int = 1,
                  length_penalty: float = 1.0, early_stopping: bool = True,
-                 state: Any = None) -> tuple[torch.Tensor, ...]:
+                 state: Any = None, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Decoded outputs: greedy ``(out B x T, lengths, ended)``, or with ``beam_size`` > 1 the finished
         hypotheses ``(out B x K x T, lengths B x K, ended B x K, scores B x K)``, best first. ``state``: the decoding
-        state of these inputs if already built (:meth:`logits_and_start`)."""
+        state of these inputs if already built (:meth:`logits_and_start`); ``prefix``: greedy decoding's first
+        tokens when already known (see :func:`~int2int.decoding.greedy`)."""
         from ..decoding import beam_search, greedy
 
         if beam_size == 1:
-            return greedy(self, x, x_len, max_len, state)
+            return greedy(self, x, x_len, max_len, state, prefix)
         return beam_search(self, x, x_len, max_len, beam_size, length_penalty, early_stopping, state)
 
     # -- size ----------------------------------------------------------------------------------

@@ -68,10 +68,13 @@ class EncoderDecoder(Seq2SeqModel):
     def logits(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
         return self.teacher_forced(self.memory(x, x_len), y_in)
 
-    def teacher_forced(self, m: dict[str, Any], y_in: torch.Tensor) -> torch.Tensor:
+    def teacher_forced(self, m: dict[str, Any], y_in: torch.Tensor, caches: list | None = None) -> torch.Tensor:
+        """Logits of every position of ``y_in``; with ``caches`` (a decoding state's), their keys and values are
+        written there, as decoding ``y_in`` step by step would write them."""
         layers, kvs, mask = self.decoder.layers, m["mem_kv"], m["mask"]
-        h, dec_ponder = self.decoder.run(self.dec_emb(y_in), lambda i, h, slot: layers[i](h, kvs[i], mask),
-                                         y_in != PAD if self.decoder.act else None)
+        h, dec_ponder = self.decoder.run(
+            self.dec_emb(y_in), lambda i, h, slot: layers[i](h, kvs[i], mask, cache=caches[slot] if caches else None),
+            y_in != PAD if self.decoder.act else None)
         if self.encoder.act or self.decoder.act:
             self._aux = self.cfg.act_ponder_coupling * (m["ponder"] + dec_ponder)
         return self.proj(h)
@@ -82,7 +85,15 @@ class EncoderDecoder(Seq2SeqModel):
     def logits_and_start(self, x: torch.Tensor, x_len: torch.Tensor, y_in: torch.Tensor,
                          max_len: int) -> tuple[torch.Tensor, dict[str, Any]]:
         m = self.memory(x, x_len)  # one encoder pass for both
-        return self.teacher_forced(m, y_in), self.decoding_state(m, self.max_steps(max_len))
+        state = self.decoding_state(m, self.max_steps(max_len))
+        # the decoder's pass over the target is also decoding's first positions: its keys and values go to the
+        # caches (not with ACT, whose decoding runs every iteration where the pass stops at each position's halt)
+        fill = not self.decoder.act and y_in.shape[1] <= state["cache"][0].k.shape[2]
+        state["cached"] = y_in.shape[1] if fill else 0
+        return self.teacher_forced(m, y_in, state["cache"] if fill else None), state
+
+    def teacher_forced_positions(self, state: dict[str, Any]) -> int:
+        return state.get("cached", 0)
 
     def decoding_state(self, m: dict[str, Any], max_len: int) -> dict[str, Any]:
         """The encoder's projections and an empty cache per decoder layer application, for ``max_len`` steps."""

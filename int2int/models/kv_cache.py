@@ -13,7 +13,7 @@ class KVCache:
 
     def __init__(self, k: torch.Tensor, v: torch.Tensor, end: int = 0):
         self.k, self.v = k, v
-        self.end = end  #: positions written so far (0..end-1)
+        self.end = end  #: positions written so far: 0..end-1 (what a reorder copies)
 
     @classmethod
     def empty(cls, batch: int, heads: int, length: int, head_dim: int, like: torch.Tensor) -> KVCache:
@@ -23,7 +23,7 @@ class KVCache:
         end = pos + k.shape[2]
         self.k[:, :, pos:end] = k
         self.v[:, :, pos:end] = v
-        self.end = end
+        self.end = max(self.end, end)
         return self.k[:, :, :end], self.v[:, :, :end]
 
     def reorder(self, index: torch.Tensor) -> KVCache:

@@ -213,7 +213,11 @@ def preemption(tmp_path_factory) -> dict:
                 return False
             if state.group(1) == "PENDING":  # a requeued job waits ~2 min on BeginTime otherwise
                 seen.setdefault("status_while_requeued", json.loads((run_dir / "status.json").read_text()))
-                slurm("scontrol", "update", f"JobId={job}", "StartTime=now")
+                try:
+                    slurm("scontrol", "update", f"JobId={job}", "StartTime=now")
+                except AssertionError as e:  # it may have started since its state was read: the next poll sees it
+                    if "no longer pending" not in str(e):
+                        raise
             # right after the requeue the old run may still show as COMPLETING or REQUEUED
             return state.group(1) in ("RUNNING", "COMPLETED")
 

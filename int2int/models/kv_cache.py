@@ -11,9 +11,9 @@ class KVCache:
     :meth:`update` writes the new positions and returns the keys and values up to them; beam search
     selects and repeats rows with :meth:`reorder`."""
 
-    def __init__(self, k: torch.Tensor, v: torch.Tensor, end: int = 0):
+    def __init__(self, k: torch.Tensor, v: torch.Tensor):
         self.k, self.v = k, v
-        self.end = end  #: positions written so far: 0..end-1 (what a reorder copies)
+        self.end = 0  #: positions written so far: 0..end-1 (what a reorder copies)
 
     @classmethod
     def empty(cls, batch: int, heads: int, length: int, head_dim: int, like: torch.Tensor) -> KVCache:
@@ -29,8 +29,8 @@ class KVCache:
     def reorder(self, index: torch.Tensor) -> KVCache:
         """The rows ``index``, in new buffers of the same length: only the positions written so far are copied,
         with ``index_select`` (2-3x faster than indexing the whole buffer: beam search reorders every step)."""
-        out = KVCache(self.k.new_empty(len(index), *self.k.shape[1:]), self.v.new_empty(len(index), *self.v.shape[1:]),
-                      self.end)
+        out = KVCache.empty(len(index), *self.k.shape[1:], like=self.k)
+        out.end = self.end
         for src, dst in ((self.k, out.k), (self.v, out.v)):
             torch.index_select(src[:, :, : self.end], 0, index, out=dst[:, :, : self.end])
         return out

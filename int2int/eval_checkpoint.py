@@ -64,7 +64,7 @@ def load_trained(path: Path, device: torch.device) -> tuple[Config, dict[str, An
 
 
 def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> float | None:
-    from .train import Progress, Run, build_model_for, evaluate_all, resolve_device
+    from .train import Progress, Run, build_model_for, check_eval_precision, evaluate_all, resolve_device
     from .tasks import build_task
 
     device = resolve_device(cfg.hardware.device)
@@ -75,6 +75,7 @@ def evaluate_checkpoint(cfg: Config, out_dir: Path, info: dict[str, Any]) -> flo
     evaluation = dataclasses.replace(trained.eval, **{k: getattr(cfg.eval, k) for k in given | {"checkpoint"}})
     data = dataclasses.replace(trained.data, eval_paths=cfg.data.eval_paths or trained.data.eval_paths)
     config = dataclasses.replace(trained, eval=evaluation, hardware=cfg.hardware, data=data, mode=cfg.mode)
+    check_eval_precision(config, device)
     if config.eval.held_out and not trained.data.budget:
         raise ConfigError("eval.held_out=True: the evaluated run had no data budget (no training pool)")
     task = build_task(config)

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import EvalConfig
+from .config import EvalConfig, Precision
 from .data.examples import Examples
 from .data.tensors import to_tensors
 from .encodings.vocab import PAD
+from .stepper import autocast
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,11 @@ def teacher_forced(model, b, max_output_len: int) -> tuple[float, np.ndarray, An
 
 @torch.no_grad()
 def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, device: torch.device,
-             name: str = "valid", predictions: bool = False) -> SetResult:
+             name: str = "valid", predictions: bool = False, precision: Precision = Precision.fp32) -> SetResult:
     """Metrics of ``model`` on ``data``: ``{name}_xe_loss, _acc, _perfect, _correct, _size``, ``_top1_acc`` with
     beam search, one ``{name}_<metric>`` per extra metric of the task, and per-class counts
-    ``{class: [count, right]}``."""
+    ``{class: [count, right]}``. The model runs under ``precision``'s autocast; losses and beam scores are
+    computed in fp32."""
     was_training = model.training
     model.eval()
     loss_sum, n_tokens, k = 0.0, 0, cfg.beam_size
@@ -89,9 +91,10 @@ def evaluate(model, task, data: Examples, cfg: EvalConfig, max_output_len: int, 
     for start in range(0, len(data), cfg.batch_size):
         ex = data.take(slice(start, start + cfg.batch_size))
         b = to_tensors(ex, device)
-        loss, tf_perfect, state, pred = teacher_forced(model, b, max_output_len)
+        with autocast(device, precision):
+            loss, tf_perfect, state, pred = teacher_forced(model, b, max_output_len)
+            out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len, state, pred)
         loss_sum, n_tokens = loss_sum + loss, n_tokens + b.n_tokens
-        out, lengths, ended = decode(model, b, ex, tf_perfect, cfg, max_output_len, state, pred)
         j = Judged(task, ex, out, lengths, ended)
         parts["acc"].append(tf_perfect | j.acc.any(axis=1))
         parts["top1"].append(j.acc[:, 0])

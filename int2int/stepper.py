@@ -19,6 +19,21 @@ from .distributed import Dist
 from .optim import Optimizer
 
 
+AUTOCAST_DTYPES = {Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}
+
+
+def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
+    """The autocast context of ``precision`` on ``device`` (none for fp32)."""
+    dtype = AUTOCAST_DTYPES.get(precision)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def check_precision(precision: Precision, device: torch.device, key: str) -> None:
+    """fp16 autocast needs CUDA: a clear error naming ``key`` before any compute, not a slow or failing run."""
+    if precision == Precision.fp16 and device.type != "cuda":
+        raise ConfigError(f"{key}='fp16': fp16 needs CUDA; use bf16 on CPU")
+
+
 class Stepper:
     def __init__(self, cfg: Config, model: nn.Module, optimizer: Optimizer, device: torch.device,
                  dist: Dist):
@@ -32,16 +47,12 @@ class Stepper:
             net = torch.compile(net)
         self.net = net
         prec = cfg.hardware.precision
-        if prec == Precision.fp16 and device.type != "cuda":
-            raise ConfigError("hardware.precision='fp16': fp16 training needs CUDA; use bf16 on CPU")
-        self.autocast_dtype = {Precision.bf16: torch.bfloat16, Precision.fp16: torch.float16}.get(prec)
+        check_precision(prec, device, "hardware.precision")
         self.scaler = torch.amp.GradScaler("cuda", enabled=prec == Precision.fp16)
         self.params = [p for p in model.parameters() if p.requires_grad]
 
-    def autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.cfg.hardware.precision)
 
     def __call__(self, micro: list[TensorBatch], lr: float) -> tuple[torch.Tensor, int]:
         """Train on the micro-batches of one step; returns (summed token loss, as a 0-d tensor; tokens) on this rank."""

@@ -114,7 +114,8 @@ def probe(cfg: Config) -> tuple[float, float]:
     train_rate = (steps - PROBE_WARMUP) * s.step_examples / (time.perf_counter() - t0)
     data = task.natural().generate(gen, min(cfg.eval.batch_size, 500)).drop_long(cfg.data.max_len)[0]
     t1 = time.perf_counter()
-    evaluate(model, task, data, cfg.eval, cfg.eval.max_output_len or task.max_output_len, device)
+    evaluate(model, task, data, cfg.eval, cfg.eval.max_output_len or task.max_output_len, device,
+             precision=cfg.eval.precision_of(cfg))
     eval_rate = len(data) / (time.perf_counter() - t1)
     return train_rate, eval_rate
 

@@ -35,7 +35,7 @@ from .models import build_model
 from .optim import Optimizer
 from .run_files import (PROGRESS_FILE, append_classes, append_metrics, atomic_write, now, reconcile_metrics,
                         write_json)
-from .stepper import Stepper
+from .stepper import Stepper, check_precision
 from .tasks import Task, build_task
 
 if TYPE_CHECKING:  # pandas is imported by evaluations that save predictions only (start-up time)
@@ -122,6 +122,11 @@ def build_model_for(cfg: Config, task: Task, device: torch.device) -> torch.nn.M
     return model
 
 
+def check_eval_precision(cfg: Config, device: torch.device) -> None:
+    check_precision(cfg.eval.precision_of(cfg), device, "eval.precision" if cfg.eval.precision else
+                    "hardware.precision")
+
+
 def build_run(cfg: Config, run_dir: Path) -> Run:
     """Build everything and check everything (config, data files, lengths) before any compute."""
     cfg.check()
@@ -131,6 +136,7 @@ def build_run(cfg: Config, run_dir: Path) -> Run:
         raise ConfigError(f"schedule.batch_size={s.batch_size}: must be divisible by the {dist.world} data-parallel "
                           "ranks")
     device = resolve_device(cfg.hardware.device, dist.local_rank)
+    check_eval_precision(cfg, device)
     if cfg.hardware.num_threads:
         torch.set_num_threads(cfg.hardware.num_threads)
     task = build_task(cfg)
@@ -390,7 +396,8 @@ def evaluate_all(run: Run, record: dict[str, Any]) -> None:
     record["eval_sets"] = list(run.evals)
     classes = {}
     for name, data in run.evals.items():
-        result = evaluate(run.model, task, data, cfg.eval, max_out, run.device, name, cfg.eval.save_predictions)
+        result = evaluate(run.model, task, data, cfg.eval, max_out, run.device, name, cfg.eval.save_predictions,
+                          cfg.eval.precision_of(cfg))
         result.metrics.update(task.set_metrics(name, result.classes))
         record.update(result.metrics)
         classes[name] = result.classes

@@ -16,7 +16,7 @@ from int2int.models import build_model
 from int2int.run_files import read_metrics
 from int2int.stepper import Stepper
 from int2int.tasks import build_task
-from int2int.train import train
+from int2int.train import build_run, evaluate_all, train
 
 
 def validate(cfg) -> None:
@@ -87,8 +87,42 @@ def test_bf16_autocast_trains(tmp_path):
 def test_fp16_needs_cuda(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(ConfigError, match="fp16 training needs CUDA"):
+    with pytest.raises(ConfigError, match="hardware.precision='fp16': fp16 needs CUDA"):
         train(make_config(*TINY, "hardware.precision=fp16"), tmp_path)
+
+
+def eval_dtypes(tmp_path, *overrides: str) -> tuple[set[torch.dtype], dict]:
+    """The dtypes the model's linear layers output while the run of ``overrides`` evaluates, and the metrics."""
+    run = build_run(make_config(*TINY, "eval.size=64", *overrides), tmp_path)
+    seen: set[torch.dtype] = set()
+    for m in run.model.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(lambda mod, args, out: seen.add(out.dtype))
+    record = {"epoch": 1, "examples": 0, "train_time": 0.0, "examples_per_s": 0.0}
+    evaluate_all(run, record)
+    return seen, record
+
+
+@pytest.mark.parametrize("overrides, dtype", [
+    ((), torch.float32),
+    (("hardware.precision=bf16",), torch.bfloat16),  # eval.precision null: the run's precision
+    (("hardware.precision=bf16", "eval.precision=fp32"), torch.float32),
+    (("eval.precision=bf16",), torch.bfloat16),
+])
+def test_evaluation_runs_in_eval_precision(tmp_path, overrides, dtype):
+    seen, record = eval_dtypes(tmp_path, "eval.beam_size=2", *overrides)
+    assert seen == {dtype}
+    fp32 = eval_dtypes(tmp_path / "fp32", "eval.beam_size=2")[1]
+    # the same untrained model: bf16 moves the loss in its third digit, not more
+    assert record["valid_xe_loss"] == pytest.approx(fp32["valid_xe_loss"], rel=1e-2)
+    assert (record["valid_xe_loss"] == fp32["valid_xe_loss"]) == (dtype == torch.float32)
+
+
+def test_fp16_evaluation_needs_cuda(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="eval.precision='fp16': fp16 needs CUDA"):
+        build_run(make_config(*TINY, "eval.precision=fp16"), tmp_path)
 
 
 def test_bad_optimisation_values_fail_validation():

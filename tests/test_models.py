@@ -19,7 +19,7 @@ from int2int.decoding import beam_search, greedy
 from int2int.encodings import EOS, PAD
 from int2int.evaluate import decode, evaluate
 from int2int.models import ARCHITECTURES, build_model
-from int2int.models.layers import TransformerConfig
+from int2int.models.layers import PLAIN_MAX_KEYS, TransformerConfig, attend
 from int2int.run_files import read_metrics
 from int2int.tasks import build_task
 from int2int.train import train
@@ -328,3 +328,30 @@ def test_default_encoder_decoder_keeps_its_parameters():
     fresh = build_model(make_config(*TINY).architecture, 20)
     fresh.load_state_dict(state)  # strict: every old name found its parameter
     assert torch.equal(fresh.encoder.layers[0].attn.qkv.weight, state["enc_layers.0.attn.qkv.weight"])
+
+
+@pytest.mark.parametrize("t, u, causal, masked", [(9, 9, False, True), (4, 9, False, True), (4, 4, True, False),
+                                                   (3, 7, True, False), (1, 5, False, True)])
+def test_plain_attention_equals_the_fused_kernel_with_gradients(t, u, causal, masked, monkeypatch):
+    """Heads of 32 over at most PLAIN_MAX_KEYS keys take the plain form on the CPU, in training too: its outputs
+    and gradients must be the fused kernel's, with key masks, causal masks and cached keys (t queries after u - t
+    earlier positions)."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(6, 2, n, 32, requires_grad=True) for n in (t, u, u))
+    mask = (torch.arange(u)[None, :] < torch.tensor([u, 1, 3, u, 2, 4])[:, None])[:, None, None, :] if masked else None
+    grad = torch.randn(6, 2, t, 32)
+    assert u <= PLAIN_MAX_KEYS
+    fused = fused_attention(q, k, v, mask, causal)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", None)  # the plain form, or a TypeError
+    plain = attend(q, k, v, mask, 0.0, causal, None)
+    outs = [(y.detach(), *torch.autograd.grad(y, (q, k, v), grad)) for y in (plain, fused)]
+    for got, want in zip(*outs):
+        torch.testing.assert_close(got, want)
+
+
+def fused_attention(q, k, v, mask, causal):
+    """The reference: torch's SDPA, with the causal mask of queries that come after u - t cached positions."""
+    t, u = q.shape[-2], k.shape[-2]
+    if causal:
+        mask = torch.ones(t, u, dtype=torch.bool).tril(u - t)
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)

@@ -331,14 +331,15 @@ def test_default_encoder_decoder_keeps_its_parameters():
 
 
 @pytest.mark.parametrize("t, u, causal, masked", [(9, 9, False, True), (4, 9, False, True), (4, 4, True, False),
-                                                   (3, 7, True, False), (1, 5, False, True)])
+                                                   (3, 7, True, False), (1, 5, False, True), (32, 32, True, True)])
 def test_plain_attention_equals_the_fused_kernel_with_gradients(t, u, causal, masked, monkeypatch):
-    """Heads of 32 over at most PLAIN_MAX_KEYS keys take the plain form on the CPU, in training too: its outputs
-    and gradients must be the fused kernel's, with key masks, causal masks and cached keys (t queries after u - t
-    earlier positions)."""
+    """Attention over at most PLAIN_MAX_KEYS keys takes the plain form on the CPU, in training too: its outputs
+    and gradients must be the fused kernel's, with key masks, causal masks, both, and cached keys (t queries after
+    u - t earlier positions)."""
     torch.manual_seed(0)
     q, k, v = (torch.randn(6, 2, n, 32, requires_grad=True) for n in (t, u, u))
-    mask = (torch.arange(u)[None, :] < torch.tensor([u, 1, 3, u, 2, 4])[:, None])[:, None, None, :] if masked else None
+    lengths = torch.tensor([u, 1, 3, u, 2, 4])
+    mask = (torch.arange(u)[None, :] < lengths[:, None])[:, None, None, :] if masked else None
     grad = torch.randn(6, 2, t, 32)
     assert u <= PLAIN_MAX_KEYS
     fused = fused_attention(q, k, v, mask, causal)
@@ -353,5 +354,6 @@ def fused_attention(q, k, v, mask, causal):
     """The reference: torch's SDPA, with the causal mask of queries that come after u - t cached positions."""
     t, u = q.shape[-2], k.shape[-2]
     if causal:
-        mask = torch.ones(t, u, dtype=torch.bool).tril(u - t)
+        keep = torch.ones(t, u, dtype=torch.bool).tril(u - t)
+        mask = keep if mask is None else mask & keep
     return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)

@@ -112,35 +112,58 @@ def math_attention():
         _MATH_ATTENTION = before
 
 
-#: On the CPU, attention in heads of at least 32 dimensions over at most this many keys (or from one query) runs in
-#: its plain form (see :func:`attend`).
-PLAIN_MAX_KEYS = 24
+#: On the CPU, attention over at most this many keys (or from one query) runs in its plain form (see :func:`attend`).
+PLAIN_MAX_KEYS = 32
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout: float,
            causal: bool, scale: float | None) -> torch.Tensor:
-    """Scaled dot-product attention: the fused kernel, or its plain form in :func:`math_attention`.
+    """Scaled dot-product attention: the fused kernel, or its plain form (matmul, :class:`ShortSoftmax`, matmul).
 
-    On the CPU, heads of 32 dimensions or more also take the plain form for one query (a decoding step) or at most
-    :data:`PLAIN_MAX_KEYS` keys, where the fused kernel is slower. Measured with 2 threads, evaluation (no
-    autograd), batch 500, 8 heads of 32: 4 queries x 9 keys, 8.1 ms fused against 2.4 ms plain; 24 x 24, 17.7
-    against 9.4 ms; 1 x 64, 7.6 against 5.2 ms; but 32 x 32, 18.2 against 44.9 ms. Training (forward and
-    backward), batch 32, 8 heads of 32: 9 x 9, 1.62 against 0.79 ms; 4 x 9, 1.14 against 0.49 ms; 24 x 24, 2.27
-    against 1.18 ms; batch 64, 4 heads of 64, 9 x 9: 1.69 against 1.03 ms (with 1 thread both forms are within
-    10%). In heads of 16 the fused kernel is as fast or faster (13 x 13: 3.4 against 3.8 ms in evaluation, 3.17
-    against 3.51 ms in training; greedy evaluation of the bench's tiny model 5% slower in the plain form)."""
-    plain = _MATH_ATTENTION or (q.device.type == "cpu" and q.shape[-1] >= 32
-                                and (q.shape[-2] == 1 or k.shape[-2] <= PLAIN_MAX_KEYS))
+    The plain form runs in :func:`math_attention`, and on the CPU for one query (a decoding step) or at most
+    :data:`PLAIN_MAX_KEYS` keys, where the fused kernel is slower: its CPU kernel parallelises poorly over short
+    sequences. Measured with 2 threads, forward and backward (fused / plain, ms): batch 256, 8 heads of 8, 13 x 13
+    keys, 7.67 / 3.76; batch 32, 8 heads of 32, 24 x 24, 2.25 / 1.40; 32 x 32, 2.65 / 2.37; batch 500, 8 heads of
+    32, 32 x 32, 65.6 / 38.9. Without autograd: batch 500, 8 heads of 32, 24 x 24, 16.2 / 9.8; 32 x 32, 17.8 / 16.2;
+    but batch 32, 48 x 48, 2.14 / 2.82. Training steps: tiny model 6-8% faster (fp32; 43% with bf16), small and
+    default 5-7%; beam search 3-11%."""
+    plain = _MATH_ATTENTION or (q.device.type == "cpu" and (q.shape[-2] == 1 or k.shape[-2] <= PLAIN_MAX_KEYS))
     if not plain:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale)
-    scores = (q @ k.transpose(-2, -1)) * (scale if scale is not None else q.shape[-1] ** -0.5)
     if causal:
         t, u = q.shape[-2], k.shape[-2]
-        scores = scores.masked_fill(~torch.ones(t, u, dtype=torch.bool, device=q.device).tril(u - t), float("-inf"))
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = F.softmax(scores.float(), dim=-1).to(v.dtype)
+        keep = torch.ones(t, u, dtype=torch.bool, device=q.device).tril(u - t)
+        mask = keep if mask is None else mask & keep
+    weights = ShortSoftmax.apply(q @ k.transpose(-2, -1), mask, scale if scale is not None else q.shape[-1] ** -0.5)
     return F.dropout(weights, dropout) @ v if dropout else weights @ v
+
+
+class ShortSoftmax(torch.autograd.Function):
+    """softmax(scale * scores) over the keys that ``mask`` keeps (all if None), computed in fp32 with in-place
+    elementwise ops: torch's CPU softmax kernel is 3-6x slower over rows this short (e.g. 500 x 8 x 9 x 9 scores:
+    2.87 ms against 0.50 ms). The gradient is the softmax's, ``scale * y * (g - sum(g * y))``, computed in fp32.
+    Written in torch ops with ``setup_context``, so that ``torch.func.vmap`` (packed runs) generates its batching
+    rule."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(scores: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
+        x = scores.float()
+        x = x.masked_fill(~mask, float("-inf")) if mask is not None else x.clone() if x is scores else x
+        y = x.sub_(x.amax(dim=-1, keepdim=True)).mul_(scale).exp_()
+        return y.div_(y.sum(dim=-1, keepdim=True)).to(scores.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        ctx.scale = inputs[2]
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (out,) = ctx.saved_tensors
+        y, g = out.float(), grad.float()
+        return (y * (g - (g * y).sum(dim=-1, keepdim=True)) * ctx.scale).to(grad.dtype), None, None
 
 
 class QKNorm(nn.Module):

@@ -1,8 +1,9 @@
 """Transformer options and building blocks shared by the encoder-decoder, encoder-only and decoder-only models.
 
 - :class:`TransformerConfig`: the options of every transformer architecture, with their checks;
-- :class:`SelfAttention` / :class:`CrossAttention`: fused SDPA attention, optional query/key normalisation
-  (``norm_attention``), a :class:`~int2int.models.kv_cache.KVCache` for step-by-step decoding;
+- :class:`SelfAttention` / :class:`CrossAttention`: scaled dot-product attention (torch's fused kernel, or on the
+  CPU over short sequences its plain form, :func:`attend`), optional query/key normalisation (``norm_attention``), a
+  :class:`~int2int.models.kv_cache.KVCache` for step-by-step decoding;
 - :class:`FeedForward`: ``n_hidden_layers`` hidden layers of ``ffn_mult x dim``, ReLU or GELU;
 - :class:`EncoderLayer` / :class:`DecoderLayer`: pre-norm or post-norm residual blocks.
 """

@@ -123,6 +123,7 @@ def build_model_for(cfg: Config, task: Task, device: torch.device) -> torch.nn.M
 
 
 def check_eval_precision(cfg: Config, device: torch.device) -> None:
+    """Evaluation's precision on ``device``, checked before any compute (fp16 needs CUDA), naming its key."""
     check_precision(cfg.eval.precision_of(cfg), device, "eval.precision" if cfg.eval.precision else
                     "hardware.precision")
 

@@ -156,7 +156,8 @@ def decode(model, b, ex: Examples, tf_perfect: np.ndarray, cfg: EvalConfig, max_
         prefix = None
         cached = 0 if state is None or pred is None else model.teacher_forced_positions(state)
         if cached:
-            wrong = (pred[rows] != b.y_out[rows]) & (b.y_out[rows] != PAD)
+            target = b.y_out[rows]
+            wrong = (pred[rows] != target) & (target != PAD)
             prefix = pred[rows, : min(cached, int(wrong.int().argmax(dim=1).min()) + 1)]
         gen_out, gen_len, gen_ended = (t.cpu().numpy() for t in model.generate(b.x[rows], b.x_len[rows],
                                                                                 max_output_len, state=sub,

@@ -151,7 +151,10 @@ class ShortSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(scores: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
         x = scores.float()
-        x = x.masked_fill(~mask, float("-inf")) if mask is not None else x.clone() if x is scores else x
+        if mask is not None:
+            x = x.masked_fill(~mask, float("-inf"))
+        elif x is scores:  # the ops below work in place: never on the caller's tensor
+            x = x.clone()
         y = x.sub_(x.amax(dim=-1, keepdim=True)).mul_(scale).exp_()
         return y.div_(y.sum(dim=-1, keepdim=True)).to(scores.dtype)
 

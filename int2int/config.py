@@ -131,8 +131,8 @@ class HardwareConfig(Options):
     num_threads: int = opt(0, "CPU threads for torch (torch.set_num_threads); 0 keeps torch's default.")
     precision: Precision = opt(Precision.fp32, "fp32, bf16 (autocast, CPU or GPU) or fp16 (autocast with a gradient "
                                "scaler, CUDA only).")
-    compile: bool = opt(False, "Compile the model's training forward pass with torch.compile (slow start, faster "
-                        "steps).")
+    compile: bool = opt(False, "Compile the model's training forward pass with torch.compile: seconds to minutes "
+                        "of compiling first; on a 2-core CPU its steps were slower than eager (docs/performance.md).")
 
     def check(self, cfg: Config) -> None:
         self.require_positive("num_threads", strict=False)

@@ -73,6 +73,17 @@ class FunctionalOptimizer:
     def with_grads(self) -> list[nn.Parameter]:
         return [p for p in self.params if p.grad is not None]
 
+    def step(self, grad_scale: Tensor | None = None) -> None:
+        """One update from the parameters' gradients, divided first by ``grad_scale`` (a 0-d tensor) if given: the
+        stepper's gradient clipping, which Adam's fused kernel applies in its own pass over the gradients."""
+        raise NotImplementedError
+
+    @staticmethod
+    def unscale(grads: list[Tensor], grad_scale: Tensor | None) -> None:
+        """Divide ``grads`` in place by ``grad_scale``, for the updates that cannot take it in their kernel."""
+        if grad_scale is not None:
+            torch._foreach_div_(grads, grad_scale)
+
     def fused(self, params: list[Tensor]) -> bool:
         """torch's fused kernel: floating tensors on CPU or CUDA, and a torch that has it for them."""
         return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
@@ -86,7 +97,7 @@ class Adam(FunctionalOptimizer):
                 "decoupled_weight_decay": False}
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grad_scale: Tensor | None = None) -> None:
         g, params = self.group, self.with_grads()
         if not params:
             return
@@ -96,12 +107,15 @@ class Adam(FunctionalOptimizer):
                 self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device if fused else "cpu"),
                                  "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                                  "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
-        states = [self.state[p] for p in params]
-        torch_adam.adam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+        states, grads = [self.state[p] for p in params], [p.grad for p in params]
+        if not fused:
+            self.unscale(grads, grad_scale)
+        torch_adam.adam(params, grads, [s["exp_avg"] for s in states],
                         [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
                         foreach=not fused, fused=fused, decoupled_weight_decay=g["decoupled_weight_decay"],
                         amsgrad=False, beta1=g["betas"][0], beta2=g["betas"][1], lr=g["lr"],
-                        weight_decay=g["weight_decay"], eps=g["eps"], maximize=False)
+                        weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
+                        grad_scale=grad_scale if fused else None)
 
 
 class SGD(FunctionalOptimizer):
@@ -111,12 +125,14 @@ class SGD(FunctionalOptimizer):
                 "maximize": False, "foreach": None, "differentiable": False, "fused": None}
 
     @torch.no_grad()
-    def step(self) -> None:
+    def step(self, grad_scale: Tensor | None = None) -> None:
         g, params = self.group, self.with_grads()
         if not params:
             return
         buffers = [self.state.get(p, {}).get("momentum_buffer") for p in params]
-        torch_sgd.sgd(params, [p.grad for p in params], buffers, weight_decay=g["weight_decay"],
+        grads = [p.grad for p in params]
+        self.unscale(grads, grad_scale)
+        torch_sgd.sgd(params, grads, buffers, weight_decay=g["weight_decay"],
                       momentum=g["momentum"], lr=g["lr"], dampening=g["dampening"], nesterov=g["nesterov"],
                       maximize=False, foreach=True)
         if g["momentum"]:  # the functional API fills the list with the new buffers, as torch.optim.SGD reads them

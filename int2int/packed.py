@@ -223,6 +223,10 @@ def train_packed(runs: list[Run]) -> list[dict[str, Any] | FloatingPointError]:
     if live:
         log.info("packed: %d runs trained as one stacked model (%s)", len(live),
                  ", ".join(r.run_dir.name for r in live))
+        if live[0].device.type == "cpu":
+            log.warning("packed on the CPU: 8 tiny runs packed trained at 0.86-0.90x the speed of the same runs one "
+                        "after the other on a 2-core CPU (docs/performance.md); packing pays where one run leaves "
+                        "the device idle (a GPU). hardware=local runs jobs in parallel on CPU cores.")
     s = runs[0].cfg.schedule
     failed: dict[int, FloatingPointError] = {}
     stack = Stack(live) if live else None

@@ -16,6 +16,7 @@ from torch import nn
 from .config import Config, ConfigError, Precision
 from .data.tensors import TensorBatch
 from .distributed import Dist
+from .functional_optim import FunctionalOptimizer
 from .optim import Optimizer
 
 
@@ -69,10 +70,26 @@ class Stepper:
                 extra = self.model.aux_loss()
             self.scaler.scale(loss * scale + extra / len(micro)).backward()
             loss_sum += loss.detach().float()
+        self.update()
+        return loss_sum, tokens
+
+    def update(self) -> None:
+        """Clip the gradients' global norm to ``optimizer.clip_grad_norm`` (0: no clipping) and step the optimiser.
+
+        With int2int's own optimisers (and no fp16 loss scaler) the clipping is their ``grad_scale``: the gradients
+        are divided by max(1, norm / clip) in the update's pass over them (Adam's fused kernel), where
+        ``clip_grad_norm_`` would take a pass of its own: steps of the 256-dim models 1-2% faster on 2 threads.
+        Otherwise torch's way: unscale (fp16), ``clip_grad_norm_``, a step that the scaler skips on inf/nan."""
         clip = self.cfg.optimizer.clip_grad_norm
+        if isinstance(self.optimizer, FunctionalOptimizer) and not self.scaler.is_enabled():
+            grad_scale = None
+            if clip > 0:
+                norm = nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None], foreach=True)
+                grad_scale = ((norm + 1e-6) / clip).clamp_(min=1.0)  # 1 / clip_grad_norm_'s coefficient
+            self.optimizer.step(grad_scale=grad_scale)
+            return
         if clip > 0:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.params, clip, foreach=True)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return loss_sum, tokens

@@ -364,3 +364,29 @@ def test_quick_bench_of_int2int_alone_prints_its_rows_and_no_ratio():
     assert all(m.startswith(e) for m, e in zip(measures, expected)), measures
     assert all(len(line.split("|")) == 6 for line in table)  # 4 columns: no original, no speed-up
     assert "original" not in out.stdout and "speed-up" not in out.stdout
+
+
+def test_profile_step_times_the_five_parts_of_a_step(capsys):
+    """``python -m int2int.profile_step``: one line per model (its precision, device, batch and step time), then
+    the parts of the step the training loop takes, in its order."""
+    from int2int import profile_step
+
+    profile_step.main(["--model", "tiny", "--steps", "3", "--threads", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"tiny \(fp32, cpu\): [\d,]+ parameters, batch 256: [\d.]+ ms/step, [\d,]+ examples/s "
+                        r"\(median of 3 steps\)", lines[0]), lines[0]
+    parts = [re.fullmatch(r"  (\w+) +[\d.]+ ms +[\d.]+%", line) for line in lines[1:6]]
+    assert all(parts), lines[1:6]
+    assert [p[1] for p in parts] == ["generate", "tensors", "forward", "backward", "update"]
+
+
+def test_bench_packed_prints_one_row_per_run_count(capsys):
+    from int2int import bench_packed
+
+    bench_packed.main(["--runs", "2", "3", "--steps", "1", "--repeats", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (\d+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+)x \|$", out, re.M)
+    assert [r[0] for r in rows] == ["2", "3"], out
+    for _, alone, packed, ratio in rows:
+        alone, packed = float(alone.replace(",", "")), float(packed.replace(",", ""))
+        assert math.isclose(float(ratio), packed / alone, abs_tol=0.006)

@@ -85,6 +85,7 @@ def test_jobs_that_cannot_be_packed_run_alone_in_the_same_sweep(tmp_path, env):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "packed: 2 runs" in out and out.count("(alone)") == 2
+    assert out.count("packed on the CPU: 8 tiny runs packed trained at 0.86-0.90x") == 1  # the group's warning
     assert all(json.loads((p / "status.json").read_text())["status"] == "finished" for p in d.iterdir()
                if (p / "status.json").exists())
 

@@ -10,7 +10,8 @@
 #   DEVICE=cpu QUICK=1 bash scripts/gpu-figures.sh   # every step, small, on the CPU: a check of the script
 #
 # Each step has its own time limit (STEP_LIMIT seconds, 150 by default), so that one slow step (a compilation)
-# cannot take the others' time; a step that fails or runs out of time is reported and the next one runs.
+# cannot take the others' time, and the script ends within TOTAL_LIMIT seconds (540: inside the device tool's 600 s
+# per call): a step that fails or runs out of time is reported and the next one runs; those left are skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ fi
 
 DEVICE=${DEVICE:-cuda}
 STEP_LIMIT=${STEP_LIMIT:-150}
+TOTAL_LIMIT=${TOTAL_LIMIT:-540}
 OUT=${OUT:-gpu-figures}
 mkdir -p "$OUT"
 LOG="$OUT/gpu-figures.txt"
@@ -39,11 +41,16 @@ if [[ -d .whl ]] && ! python3 -c "import hydra" 2>/dev/null; then
 fi
 
 step() {  # step TITLE COMMAND...: run one measurement under its time limit, its output into the log
+    local t0=$SECONDS left=$((TOTAL_LIMIT - SECONDS)) limit=$STEP_LIMIT
+    if ((left < 10)); then
+        echo "=== $1: skipped, the script's ${TOTAL_LIMIT} s are spent" | tee -a "$LOG"
+        return
+    fi
+    ((limit > left)) && limit=$left
     echo "=== $1: ${*:2}" | tee -a "$LOG"
-    local t0=$SECONDS
-    timeout "$STEP_LIMIT" "${@:2}" 2>&1 | grep -v -e "Warning" -e "warnings.warn" | tee -a "$LOG"
+    timeout "$limit" "${@:2}" 2>&1 | grep -v -e "Warning" -e "warnings.warn" | tee -a "$LOG"
     local rc=${PIPESTATUS[0]}
-    echo "=== $1: exit $rc after $((SECONDS - t0)) s$([[ $rc == 124 ]] && echo ", over its ${STEP_LIMIT} s limit")" \
+    echo "=== $1: exit $rc after $((SECONDS - t0)) s$([[ $rc == 124 ]] && echo ", over its ${limit} s limit")" \
         | tee -a "$LOG"
 }
 

@@ -6,7 +6,8 @@
 #
 #   bash scripts/gpu-figures.sh --fetch-wheels   # here, where pip reaches its index: the pure-Python packages
 #                                                # int2int needs beyond torch, numpy and pandas, into .whl/
-#   bash scripts/gpu-figures.sh                  # there, with .whl/ beside it: installs them in /tmp/site first
+#   bash scripts/gpu-figures.sh                  # there, with .whl/ carried (it is git-ignored): installs them in
+#                                                # /tmp/site first when hydra is missing
 #   DEVICE=cpu QUICK=1 bash scripts/gpu-figures.sh   # every step, small, on the CPU: a check of the script
 #
 # Each step has its own time limit (STEP_LIMIT seconds, 150 by default), so that one slow step (a compilation)

@@ -108,14 +108,14 @@ class Adam(FunctionalOptimizer):
                                  "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                                  "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
         states, grads = [self.state[p] for p in params], [p.grad for p in params]
-        if not fused:
+        if not fused:  # the for-each update has no grad_scale: divide first
             self.unscale(grads, grad_scale)
+            grad_scale = None
         torch_adam.adam(params, grads, [s["exp_avg"] for s in states],
                         [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
                         foreach=not fused, fused=fused, decoupled_weight_decay=g["decoupled_weight_decay"],
                         amsgrad=False, beta1=g["betas"][0], beta2=g["betas"][1], lr=g["lr"],
-                        weight_decay=g["weight_decay"], eps=g["eps"], maximize=False,
-                        grad_scale=grad_scale if fused else None)
+                        weight_decay=g["weight_decay"], eps=g["eps"], maximize=False, grad_scale=grad_scale)
 
 
 class SGD(FunctionalOptimizer):
